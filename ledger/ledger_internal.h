@@ -1,0 +1,201 @@
+/*
+ * ledger_internal.h — the ledger handle and the functions the ledger/ files
+ * share. Not installed; only ledger/ and its tests include it.
+ *
+ * Write path (one thread): ledger_write_begin opens an LMDB write
+ * transaction (the group). Each event is validated against the in-memory
+ * accounts and the LMDB tables (which see the group's own writes), then
+ * applied: account states change in memory (with undo entries), the
+ * journal record is appended, the id index and pending tables are updated
+ * in the current transaction. A linked chain runs in a nested LMDB
+ * transaction plus an undo mark, so that it can be rolled back alone. A
+ * failed commit undoes the whole group in memory. The savepoint holds
+ * everything else that must roll back with it (sequence, chain head, last
+ * timestamp, ...).
+ */
+#ifndef BORSELLINO_LEDGER_INTERNAL_H
+#define BORSELLINO_LEDGER_INTERNAL_H
+
+#include <lmdb.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "accounts.h"
+#include "ledger.h"
+#include "record.h"
+
+/* What a rollback restores besides the account states. */
+typedef struct savepoint {
+    uint32_t undo_mark;
+    uint64_t sequence;
+    uint8_t chain_head[RECORD_HASH_SIZE];
+    uint64_t last_timestamp;
+    ledger_u128_t transfer_id_max;
+    uint64_t pending_count;
+} savepoint_t;
+
+struct ledger {
+    MDB_env *env;
+    MDB_dbi dbi_journal;
+    MDB_dbi dbi_transfer_ids;
+    MDB_dbi dbi_accounts;
+    MDB_dbi dbi_pending;
+    MDB_dbi dbi_expiry;
+    MDB_dbi dbi_meta;
+    ledger_options_t options; /* defaults resolved */
+    uint64_t map_size;
+
+    accounts_t accounts;
+
+    /* State including the open group's uncommitted events. */
+    uint64_t sequence;       /* last journal sequence */
+    uint8_t chain_head[RECORD_HASH_SIZE];
+    uint64_t last_timestamp; /* last event timestamp */
+    ledger_u128_t transfer_id_max; /* largest id in transfer_ids (or 0) */
+    uint64_t pending_count;
+    uint64_t checkpoint_sequence;
+
+    /* The write group. */
+    MDB_txn *txn_group; /* NULL when no group is open */
+    MDB_txn *txn;       /* where writes go: the group or a chain's child */
+    bool write_failed;
+    savepoint_t group_savepoint;
+    savepoint_t chain_savepoint;
+    uint64_t now; /* clock read at the start of the current call */
+
+    MDB_txn *read_txn; /* reset between reads; renewed on use */
+
+    uint64_t replayed_events;
+    uint64_t replay_ns;
+    char error_message[256];
+};
+
+/* ---- store.c: the LMDB environment ---- */
+
+/* Opens (creating and formatting if needed) the environment at `path`,
+ * checks the format version. Fills ledger->env and the dbis and the meta
+ * values (checkpoint sequence). Sets ledger->error_message on failure. */
+int store_open(ledger_t *ledger, const char *path);
+void store_close(ledger_t *ledger);
+
+/* Grows the map if less than a quarter is free. No transaction may be
+ * active. Returns 0 or LEDGER_ERR_STORAGE_FULL / MDB code. */
+int store_grow_if_needed(ledger_t *ledger);
+
+/* Maps LMDB/errno errors meaning "no space" to LEDGER_ERR_STORAGE_FULL. */
+int store_error(int error);
+
+/* Meta values (u64, little-endian). */
+int store_meta_get_u64(ledger_t *ledger, MDB_txn *txn, const char *key,
+                       uint64_t *value_out, bool *found_out);
+int store_meta_put_u64(ledger_t *ledger, MDB_txn *txn, const char *key,
+                       uint64_t value);
+int store_meta_put_bytes(ledger_t *ledger, MDB_txn *txn, const char *key,
+                         const void *bytes, size_t size);
+int store_meta_get_bytes(ledger_t *ledger, MDB_txn *txn, const char *key,
+                         void *bytes, size_t size, bool *found_out);
+
+/* ---- ledger.c: groups, chains, errors ---- */
+
+/* Formats the handle's error message (printf-style). */
+void ledger_set_error(ledger_t *ledger, const char *format, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Opens a group for a create/expire call when none is open; *auto_out
+ * tells the caller to finish it with ledger_write_auto_end(). */
+int ledger_write_auto_begin(ledger_t *ledger, bool *auto_out);
+int ledger_write_auto_end(ledger_t *ledger, bool auto_group, int error);
+
+/* Marks the open group failed (after a storage/memory error). */
+int ledger_write_fail(ledger_t *ledger, int error);
+
+/* Linked chains: nested transaction + savepoint. */
+int ledger_chain_begin(ledger_t *ledger);
+int ledger_chain_commit(ledger_t *ledger);
+void ledger_chain_rollback(ledger_t *ledger);
+
+void savepoint_take(const ledger_t *ledger, savepoint_t *savepoint);
+void savepoint_restore(ledger_t *ledger, const savepoint_t *savepoint);
+
+/* A transaction for reading: the open group's, or the reset read txn
+ * renewed. Finish with ledger_read_end(). */
+int ledger_read_begin(ledger_t *ledger, MDB_txn **txn_out);
+void ledger_read_end(ledger_t *ledger, MDB_txn *txn);
+
+/* The timestamp the next journaled event gets (docs/ledger.md). */
+static inline uint64_t ledger_timestamp_next(const ledger_t *ledger) {
+    return ledger->now > ledger->last_timestamp ? ledger->now
+                                                : ledger->last_timestamp + 1;
+}
+
+/* ---- journal.c: appends, reads, the transfer id index ---- */
+
+/* Appends `record` (kind, fields, sides and timestamp filled by the
+ * caller; timestamp must be ledger_timestamp_next()): assigns the next
+ * sequence, chains the hash, writes it with MDB_APPEND. */
+int journal_append(ledger_t *ledger, journal_record_t *record);
+
+/* Reads and decodes record `sequence`; LEDGER_ERR_CORRUPT if it is missing
+ * or damaged. */
+int journal_read(ledger_t *ledger, MDB_txn *txn, uint64_t sequence,
+                 journal_record_t *record_out);
+
+/* transfer_ids: id -> journal sequence of its record (transfer or failure
+ * marker). *found_out false when absent. */
+int transfer_index_get(ledger_t *ledger, MDB_txn *txn, ledger_u128_t id,
+                       uint64_t *sequence_out, bool *found_out);
+int transfer_index_put(ledger_t *ledger, ledger_u128_t id, uint64_t sequence);
+
+/* Records a transient failure of transfer `transfer` (docs/ledger.md). */
+int journal_append_failure(ledger_t *ledger, const ledger_transfer_t *transfer,
+                           uint32_t result);
+
+/* ---- batch.c: the linked-chain driver shared by accounts and transfers ---- */
+
+typedef struct batch_ops {
+    /* Validates and applies event `index`; writes its result code and
+     * timestamp. Returns 0 or a storage/memory error. */
+    int (*process)(ledger_t *ledger, const void *events, uint32_t index,
+                   uint32_t *result_out, uint64_t *timestamp_out);
+    /* The linked flag of event `index`. */
+    bool (*linked)(const void *events, uint32_t index);
+    /* Records a failure marker when `result` is transient (may do
+     * nothing). Called after the chain's rollback. */
+    int (*record_failure)(ledger_t *ledger, const void *events, uint32_t index,
+                          uint32_t result);
+} batch_ops_t;
+
+int batch_run(ledger_t *ledger, const batch_ops_t *ops, const void *events,
+              uint32_t count, ledger_result_t *results);
+
+/* ---- pending.c ---- */
+
+int pending_get(ledger_t *ledger, MDB_txn *txn, ledger_u128_t id,
+                pending_entry_t *entry_out, bool *found_out);
+int pending_put(ledger_t *ledger, ledger_u128_t id, const pending_entry_t *entry);
+int expiry_put(ledger_t *ledger, uint64_t expires_at, ledger_u128_t id);
+int expiry_delete(ledger_t *ledger, uint64_t expires_at, ledger_u128_t id);
+
+/* Validates and applies a post or void (docs/ledger.md steps 7-16). */
+int pending_post_or_void(ledger_t *ledger, const ledger_transfer_t *transfer,
+                         uint32_t *result_out, uint64_t *timestamp_out);
+
+/* Expires due pending transfers (at most LEDGER_EXPIRE_BATCH_MAX). */
+int pending_expire_due(ledger_t *ledger, uint32_t *expired_count_out);
+
+/* Applies a journal record's effect on its two accounts in memory (from
+ * the computed sides) and appends it. Shared by transfers and expiry. */
+int transfer_commit_record(ledger_t *ledger, journal_record_t *record,
+                           account_slot_t *debit, account_slot_t *credit);
+
+/* Is `result` transient (docs/ledger.md: recorded as failed)? */
+bool transfer_result_is_transient(uint32_t result);
+
+/* ---- replay.c ---- */
+
+/* Loads the checkpoint and replays the journal after it. */
+int replay_open(ledger_t *ledger);
+/* Writes dirty accounts and the checkpoint sequence into the open group. */
+int checkpoint_write(ledger_t *ledger);
+
+#endif

@@ -1,0 +1,245 @@
+/*
+ * replay.c — rebuilding the in-memory state on open, and writing
+ * checkpoints.
+ *
+ * Open = load the account table as of the checkpoint sequence, then replay
+ * the journal records after it, in order. Replay is deterministic and
+ * needs no validation: every transfer or expiry record carries both
+ * accounts' balances and flags after it, so replay sets them, and checks
+ * each record's back pointer against the account's last sequence (a pair
+ * assertion between the writer and the reader of the journal). The full
+ * recomputation from amounts alone is ledger_verify()'s job.
+ *
+ * A checkpoint writes every account changed since the previous one, and
+ * the sequence it covers, inside the current write group.
+ */
+#include <string.h>
+#include <time.h>
+
+#include "ledger_internal.h"
+
+static uint64_t monotonic_ns(void) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec;
+}
+
+static int checkpoint_load(ledger_t *ledger, MDB_txn *txn) {
+    MDB_cursor *cursor = NULL;
+    int error = mdb_cursor_open(txn, ledger->dbi_accounts, &cursor);
+    if (error) return error;
+    MDB_val key;
+    MDB_val data;
+    for (error = mdb_cursor_get(cursor, &key, &data, MDB_FIRST); error == 0;
+         error = mdb_cursor_get(cursor, &key, &data, MDB_NEXT)) {
+        ledger_account_t account;
+        account_slot_t slot;
+        memset(&slot, 0, sizeof(slot));
+        error = record_account_decode(data.mv_data, data.mv_size, &account,
+                                      &slot.last_sequence);
+        if (!error && (key.mv_size != KEY_ID_SIZE ||
+                       !ledger_u128_equal(key_id_decode(key.mv_data), account.id))) {
+            error = LEDGER_ERR_CORRUPT;
+        }
+        if (error) {
+            ledger_set_error(ledger, "account checkpoint record is damaged");
+            break;
+        }
+        slot.id = account.id;
+        slot.balance = (ledger_balance_t){account.debits_pending, account.debits_posted,
+                                          account.credits_pending, account.credits_posted};
+        slot.user_data_128 = account.user_data_128;
+        slot.user_data_64 = account.user_data_64;
+        slot.user_data_32 = account.user_data_32;
+        slot.ledger = account.ledger;
+        slot.code = account.code;
+        slot.flags = account.flags;
+        slot.timestamp = account.timestamp;
+        error = accounts_insert(&ledger->accounts, &slot, false, false);
+        if (error) break;
+    }
+    mdb_cursor_close(cursor);
+    return error == MDB_NOTFOUND ? 0 : error;
+}
+
+static int replay_account(ledger_t *ledger, const journal_record_t *record) {
+    if (accounts_find(&ledger->accounts, record->id) != NULL) {
+        ledger_set_error(ledger, "journal record %llu creates an existing account",
+                         (unsigned long long)record->sequence);
+        return LEDGER_ERR_CORRUPT;
+    }
+    account_slot_t slot;
+    memset(&slot, 0, sizeof(slot));
+    slot.id = record->id;
+    slot.user_data_128 = record->user_data_128;
+    slot.user_data_64 = record->user_data_64;
+    slot.user_data_32 = record->user_data_32;
+    slot.ledger = record->ledger;
+    slot.code = record->code;
+    slot.flags = record->flags;
+    slot.timestamp = record->timestamp;
+    slot.last_sequence = record->sequence;
+    return accounts_insert(&ledger->accounts, &slot, false, true);
+}
+
+static int replay_side(ledger_t *ledger, const journal_record_t *record,
+                       ledger_u128_t account_id, const record_side_t *side) {
+    account_slot_t *slot = accounts_find(&ledger->accounts, account_id);
+    if (slot == NULL || slot->last_sequence != side->previous_sequence) {
+        ledger_set_error(ledger,
+                         "journal record %llu does not follow its account's "
+                         "previous record",
+                         (unsigned long long)record->sequence);
+        return LEDGER_ERR_CORRUPT;
+    }
+    int error = accounts_reserve(&ledger->accounts, 1);
+    if (error) return error;
+    account_state_t state = {side->balance_after, record->sequence, side->flags_after};
+    accounts_set_state(&ledger->accounts, slot, &state, false);
+    return 0;
+}
+
+static int replay_record(ledger_t *ledger, const journal_record_t *record) {
+    switch (record->kind) {
+    case RECORD_KIND_ACCOUNT:
+        return replay_account(ledger, record);
+    case RECORD_KIND_TRANSFER:
+    case RECORD_KIND_EXPIRY: {
+        int error = replay_side(ledger, record, record->debit_account_id, &record->debit);
+        if (error) return error;
+        return replay_side(ledger, record, record->credit_account_id, &record->credit);
+    }
+    default:
+        return 0; /* failure markers move no money */
+    }
+}
+
+/* Replays records after the checkpoint; leaves sequence, chain head and
+ * last timestamp at the last record. */
+static int replay_journal(ledger_t *ledger, MDB_txn *txn) {
+    MDB_cursor *cursor = NULL;
+    int error = mdb_cursor_open(txn, ledger->dbi_journal, &cursor);
+    if (error) return error;
+    uint8_t key_bytes[KEY_SEQUENCE_SIZE];
+    uint64_t start = ledger->checkpoint_sequence == 0 ? 1 : ledger->checkpoint_sequence;
+    key_sequence_encode(start, key_bytes);
+    MDB_val key = {sizeof(key_bytes), key_bytes};
+    MDB_val data;
+    uint64_t expected = start;
+    for (error = mdb_cursor_get(cursor, &key, &data, MDB_SET_RANGE); error == 0;
+         error = mdb_cursor_get(cursor, &key, &data, MDB_NEXT)) {
+        journal_record_t record;
+        error = record_journal_decode(data.mv_data, data.mv_size, &record);
+        if (!error && (record.sequence != expected ||
+                       key_sequence_decode(key.mv_data) != expected)) {
+            error = LEDGER_ERR_CORRUPT;
+        }
+        if (error) {
+            ledger_set_error(ledger, "journal record %llu is damaged or out of order",
+                             (unsigned long long)expected);
+            break;
+        }
+        if (record.sequence > ledger->checkpoint_sequence) {
+            error = replay_record(ledger, &record);
+            if (error) break;
+            ledger->replayed_events++;
+        }
+        ledger->sequence = record.sequence;
+        memcpy(ledger->chain_head, record.hash, RECORD_HASH_SIZE);
+        ledger->last_timestamp = record.timestamp;
+        expected++;
+    }
+    mdb_cursor_close(cursor);
+    if (error == MDB_NOTFOUND) error = 0;
+    if (!error && ledger->sequence < ledger->checkpoint_sequence) {
+        ledger_set_error(ledger, "checkpoint covers sequence %llu but the journal "
+                                 "ends at %llu",
+                         (unsigned long long)ledger->checkpoint_sequence,
+                         (unsigned long long)ledger->sequence);
+        error = LEDGER_ERR_CORRUPT;
+    }
+    return error;
+}
+
+/* The chain head written at the last commit must be the last record's. */
+static int replay_check_head(ledger_t *ledger, MDB_txn *txn) {
+    uint8_t head[8 + RECORD_HASH_SIZE];
+    bool found = false;
+    int error = store_meta_get_bytes(ledger, txn, "chain_head", head, sizeof(head),
+                                     &found);
+    if (error) return error;
+    if (!found) {
+        if (ledger->sequence == 0) return 0;
+        ledger_set_error(ledger, "meta has no chain head but the journal has records");
+        return LEDGER_ERR_CORRUPT;
+    }
+    if (get_u64(head) != ledger->sequence ||
+        memcmp(head + 8, ledger->chain_head, RECORD_HASH_SIZE) != 0) {
+        ledger_set_error(ledger, "chain head in meta (sequence %llu) does not match "
+                                 "the journal's last record (sequence %llu)",
+                         (unsigned long long)get_u64(head),
+                         (unsigned long long)ledger->sequence);
+        return LEDGER_ERR_CORRUPT;
+    }
+    return 0;
+}
+
+static int replay_indexes(ledger_t *ledger, MDB_txn *txn) {
+    MDB_cursor *cursor = NULL;
+    int error = mdb_cursor_open(txn, ledger->dbi_transfer_ids, &cursor);
+    if (error) return error;
+    MDB_val key;
+    MDB_val data;
+    error = mdb_cursor_get(cursor, &key, &data, MDB_LAST);
+    mdb_cursor_close(cursor);
+    if (error == 0) {
+        if (key.mv_size != KEY_ID_SIZE) return LEDGER_ERR_CORRUPT;
+        ledger->transfer_id_max = key_id_decode(key.mv_data);
+    } else if (error != MDB_NOTFOUND) {
+        return error;
+    }
+    bool found = false;
+    return store_meta_get_u64(ledger, txn, "pending_count", &ledger->pending_count,
+                              &found);
+}
+
+int replay_open(ledger_t *ledger) {
+    uint64_t started_ns = monotonic_ns();
+    MDB_txn *txn = NULL;
+    int error = ledger_read_begin(ledger, &txn);
+    if (error) return error;
+    error = checkpoint_load(ledger, txn);
+    if (!error) error = replay_journal(ledger, txn);
+    if (!error) error = replay_check_head(ledger, txn);
+    if (!error) error = replay_indexes(ledger, txn);
+    ledger_read_end(ledger, txn);
+    if (error) return error;
+    accounts_totals_recheck(&ledger->accounts);
+    ledger->replay_ns = monotonic_ns() - started_ns;
+    return 0;
+}
+
+int checkpoint_write(ledger_t *ledger) {
+    accounts_t *accounts = &ledger->accounts;
+    for (uint32_t i = 0; i < accounts->dirty_count; i++) {
+        uint32_t index = accounts->dirty_slots[i];
+        if (index >= accounts->slots_count) continue; /* undone creation */
+        const account_slot_t *slot = &accounts->slots[index];
+        ledger_account_t account;
+        accounts_slot_to_account(slot, &account);
+        uint8_t key_bytes[KEY_ID_SIZE];
+        uint8_t value[RECORD_ACCOUNT_SIZE];
+        key_id_encode(slot->id, key_bytes);
+        record_account_encode(&account, slot->last_sequence, value);
+        MDB_val key = {sizeof(key_bytes), key_bytes};
+        MDB_val data = {sizeof(value), value};
+        int error = mdb_put(ledger->txn_group, ledger->dbi_accounts, &key, &data, 0);
+        if (error) return store_error(error);
+    }
+    int error = store_meta_put_u64(ledger, ledger->txn_group, "checkpoint_sequence",
+                                   ledger->sequence);
+    if (error) return error;
+    accounts_totals_recheck(accounts);
+    ledger->checkpoint_sequence = ledger->sequence;
+    return 0;
+}

@@ -1,0 +1,264 @@
+/*
+ * store.c — the LMDB environment of a data directory: creation, format
+ * check, sub-databases, meta values and map growth.
+ *
+ * Sub-databases: journal (u64 BE sequence -> journal record, MDB_APPEND
+ * only), transfer_ids (u128 BE id -> u64 sequence), accounts (u128 BE id ->
+ * checkpoint record), pending (u128 BE id -> pending entry), expiry
+ * (u64 BE expires_at ‖ u128 BE id -> empty), meta (string -> value).
+ * Durability: default LMDB flags (no NOSYNC, no NOMETASYNC), so a commit
+ * returns only after fdatasync of the data and of the meta page.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <dirent.h>
+
+#include "ledger_internal.h"
+
+enum { STORE_DATABASES_MAX = 16 };
+
+static const char *const META_FORMAT_VERSION = "format_version";
+
+int store_error(int error) {
+    if (error == MDB_MAP_FULL || error == ENOSPC || error == EDQUOT) {
+        return LEDGER_ERR_STORAGE_FULL;
+    }
+    return error;
+}
+
+/* 1: an empty directory, 0: it holds data.mdb, <0: something else. */
+static int directory_state(ledger_t *ledger, const char *path) {
+    DIR *directory = opendir(path);
+    if (directory == NULL) {
+        ledger_set_error(ledger, "cannot open data directory %s: %s", path,
+                         strerror(errno));
+        return errno;
+    }
+    int entries = 0;
+    int has_data = 0;
+    struct dirent *entry;
+    while ((entry = readdir(directory)) != NULL) {
+        if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0) {
+            continue;
+        }
+        entries++;
+        if (strcmp(entry->d_name, "data.mdb") == 0) has_data = 1;
+    }
+    closedir(directory);
+    if (has_data) return 0;
+    if (entries == 0) return 1;
+    ledger_set_error(ledger,
+                     "%s is not a borsellino data directory (no data.mdb, "
+                     "but other files): choose an empty or new directory",
+                     path);
+    return LEDGER_ERR_NOT_A_LEDGER;
+}
+
+static int store_prepare_directory(ledger_t *ledger, const char *path,
+                                   bool *new_out) {
+    struct stat status;
+    if (stat(path, &status) != 0) {
+        if (errno != ENOENT || ledger->options.read_only) {
+            ledger_set_error(ledger, "cannot open data directory %s: %s", path,
+                             strerror(errno));
+            return errno;
+        }
+        if (mkdir(path, 0700) != 0) {
+            ledger_set_error(ledger, "cannot create data directory %s: %s",
+                             path, strerror(errno));
+            return errno;
+        }
+        *new_out = true;
+        return 0;
+    }
+    if (!S_ISDIR(status.st_mode)) {
+        ledger_set_error(ledger, "%s is not a directory", path);
+        return LEDGER_ERR_NOT_A_LEDGER;
+    }
+    int state = directory_state(ledger, path);
+    if (state < 0 || state > 1) return state;
+    *new_out = state == 1;
+    if (*new_out && ledger->options.read_only) {
+        ledger_set_error(ledger, "%s holds no ledger (read-only open)", path);
+        return LEDGER_ERR_NOT_A_LEDGER;
+    }
+    return 0;
+}
+
+static int store_open_databases(ledger_t *ledger, MDB_txn *txn, bool create) {
+    struct {
+        const char *name;
+        MDB_dbi *dbi;
+    } databases[] = {
+        {"journal", &ledger->dbi_journal},
+        {"transfer_ids", &ledger->dbi_transfer_ids},
+        {"accounts", &ledger->dbi_accounts},
+        {"pending", &ledger->dbi_pending},
+        {"expiry", &ledger->dbi_expiry},
+        {"meta", &ledger->dbi_meta},
+    };
+    for (size_t i = 0; i < sizeof(databases) / sizeof(databases[0]); i++) {
+        int error = mdb_dbi_open(txn, databases[i].name, create ? MDB_CREATE : 0,
+                                 databases[i].dbi);
+        if (error) {
+            ledger_set_error(ledger, "cannot open table %s: %s",
+                             databases[i].name, mdb_strerror(error));
+            return error == MDB_NOTFOUND ? LEDGER_ERR_NOT_A_LEDGER : error;
+        }
+    }
+    return 0;
+}
+
+/* Checks (or, on a new directory, writes) the format version. */
+static int store_check_format(ledger_t *ledger, MDB_txn *txn, bool is_new) {
+    uint8_t bytes[4];
+    bool found = false;
+    int error = store_meta_get_bytes(ledger, txn, META_FORMAT_VERSION, bytes,
+                                     sizeof(bytes), &found);
+    if (error) return error;
+    if (!found) {
+        if (!is_new) {
+            ledger_set_error(ledger, "data directory has no format version: "
+                                     "not a borsellino ledger, or damaged");
+            return LEDGER_ERR_NOT_A_LEDGER;
+        }
+        put_u32(bytes, RECORD_FORMAT_VERSION);
+        return store_meta_put_bytes(ledger, txn, META_FORMAT_VERSION, bytes,
+                                    sizeof(bytes));
+    }
+    uint32_t version = get_u32(bytes);
+    if (version > RECORD_FORMAT_VERSION) {
+        ledger_set_error(ledger,
+                         "data directory has format version %u, newer than the "
+                         "%u this borsellino understands: upgrade borsellino",
+                         version, RECORD_FORMAT_VERSION);
+        return LEDGER_ERR_FORMAT_NEWER;
+    }
+    if (version != RECORD_FORMAT_VERSION) {
+        ledger_set_error(ledger, "data directory has unknown format version %u",
+                         version);
+        return LEDGER_ERR_CORRUPT;
+    }
+    return 0;
+}
+
+static int store_open_env(ledger_t *ledger, const char *path) {
+    int error = mdb_env_create(&ledger->env);
+    if (error) return error;
+    mdb_env_set_maxdbs(ledger->env, STORE_DATABASES_MAX);
+    error = mdb_env_set_mapsize(ledger->env, ledger->options.map_size_initial);
+    if (error) return error;
+    unsigned int flags = MDB_NOTLS | MDB_NORDAHEAD;
+    if (ledger->options.read_only) flags |= MDB_RDONLY;
+    error = mdb_env_open(ledger->env, path, flags, 0600);
+    if (error) {
+        ledger_set_error(ledger, "cannot open LMDB environment in %s: %s", path,
+                         mdb_strerror(error));
+        return error;
+    }
+    MDB_envinfo info;
+    mdb_env_info(ledger->env, &info);
+    ledger->map_size = info.me_mapsize;
+    return 0;
+}
+
+int store_open(ledger_t *ledger, const char *path) {
+    bool is_new = false;
+    int error = store_prepare_directory(ledger, path, &is_new);
+    if (error) return error;
+    error = store_open_env(ledger, path);
+    if (error) return error;
+    MDB_txn *txn = NULL;
+    error = mdb_txn_begin(ledger->env, NULL,
+                          ledger->options.read_only ? MDB_RDONLY : 0, &txn);
+    if (error) return error;
+    error = store_open_databases(ledger, txn, !ledger->options.read_only);
+    if (!error) error = store_check_format(ledger, txn, is_new);
+    bool found = false;
+    if (!error) {
+        error = store_meta_get_u64(ledger, txn, "checkpoint_sequence",
+                                   &ledger->checkpoint_sequence, &found);
+    }
+    if (error) {
+        mdb_txn_abort(txn);
+        return error;
+    }
+    error = mdb_txn_commit(txn);
+    if (error) ledger_set_error(ledger, "cannot format %s: %s", path,
+                                mdb_strerror(error));
+    return store_error(error);
+}
+
+void store_close(ledger_t *ledger) {
+    if (ledger->env != NULL) mdb_env_close(ledger->env);
+    ledger->env = NULL;
+}
+
+int store_grow_if_needed(ledger_t *ledger) {
+    MDB_envinfo info;
+    MDB_stat stat;
+    mdb_env_info(ledger->env, &info);
+    mdb_env_stat(ledger->env, &stat);
+    uint64_t used = ((uint64_t)info.me_last_pgno + 1) * stat.ms_psize;
+    uint64_t size = info.me_mapsize;
+    if (size - used >= size / 4) return 0;
+    uint64_t grown = size * 2;
+    if (grown > ledger->options.map_size_max) grown = ledger->options.map_size_max;
+    if (grown <= size) return 0; /* at the maximum: MDB_MAP_FULL will tell */
+    if (ledger->read_txn != NULL) {
+        /* No transaction may exist while the map is resized. */
+        mdb_txn_abort(ledger->read_txn);
+        ledger->read_txn = NULL;
+    }
+    int error = mdb_env_set_mapsize(ledger->env, grown);
+    if (error) return error;
+    ledger->map_size = grown;
+    return 0;
+}
+
+int store_meta_get_bytes(ledger_t *ledger, MDB_txn *txn, const char *key,
+                         void *bytes, size_t size, bool *found_out) {
+    MDB_val key_value = {strlen(key), (void *)key};
+    MDB_val data;
+    int error = mdb_get(txn, ledger->dbi_meta, &key_value, &data);
+    if (error == MDB_NOTFOUND) {
+        *found_out = false;
+        return 0;
+    }
+    if (error) return error;
+    if (data.mv_size != size) {
+        ledger_set_error(ledger, "meta value %s has size %zu, expected %zu", key,
+                         data.mv_size, size);
+        return LEDGER_ERR_CORRUPT;
+    }
+    memcpy(bytes, data.mv_data, size);
+    *found_out = true;
+    return 0;
+}
+
+int store_meta_put_bytes(ledger_t *ledger, MDB_txn *txn, const char *key,
+                         const void *bytes, size_t size) {
+    MDB_val key_value = {strlen(key), (void *)key};
+    MDB_val data = {size, (void *)bytes};
+    return store_error(mdb_put(txn, ledger->dbi_meta, &key_value, &data, 0));
+}
+
+int store_meta_get_u64(ledger_t *ledger, MDB_txn *txn, const char *key,
+                       uint64_t *value_out, bool *found_out) {
+    uint8_t bytes[8];
+    int error = store_meta_get_bytes(ledger, txn, key, bytes, sizeof(bytes),
+                                     found_out);
+    if (error) return error;
+    *value_out = *found_out ? get_u64(bytes) : 0;
+    return 0;
+}
+
+int store_meta_put_u64(ledger_t *ledger, MDB_txn *txn, const char *key,
+                       uint64_t value) {
+    uint8_t bytes[8];
+    put_u64(bytes, value);
+    return store_meta_put_bytes(ledger, txn, key, bytes, sizeof(bytes));
+}
