@@ -91,6 +91,13 @@ void accounts_free(accounts_t *accounts);
 /* The slot of `id`, or NULL. */
 account_slot_t *accounts_find(const accounts_t *accounts, ledger_u128_t id);
 
+/* Prefetching for batches: the bucket of `id` (stage 1), then, a few
+ * events later, its slot (stage 2, reads the bucket). Hides the two cache
+ * misses of accounts_find behind the work on earlier events. */
+static inline void accounts_prefetch_bucket(const accounts_t *accounts,
+                                            ledger_u128_t id);
+void accounts_prefetch_slot(const accounts_t *accounts, ledger_u128_t id);
+
 /* Appends a new account (id must be absent). When `undoable`, pushes an
  * undo entry that removes it; when `mark_dirty`, the next checkpoint writes
  * it (not for accounts loaded from the checkpoint itself). Returns 0 or
@@ -128,5 +135,12 @@ void accounts_dirty_clear(accounts_t *accounts);
 /* Slot <-> API account. */
 void accounts_slot_to_account(const account_slot_t *slot,
                               ledger_account_t *account_out);
+
+uint32_t accounts_id_hash(ledger_u128_t id);
+
+static inline void accounts_prefetch_bucket(const accounts_t *accounts,
+                                            ledger_u128_t id) {
+    __builtin_prefetch(&accounts->buckets[accounts_id_hash(id) & accounts->buckets_mask]);
+}
 
 #endif

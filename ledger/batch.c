@@ -40,11 +40,29 @@ static bool result_fails(uint32_t code) {
     return code != LEDGER_RESULT_OK && code != LEDGER_RESULT_EXISTS;
 }
 
+/* How far ahead the two prefetch stages run, in events. */
+enum { BATCH_PREFETCH_BUCKET_AHEAD = 8, BATCH_PREFETCH_SLOT_AHEAD = 4 };
+
+static void batch_prefetch(const ledger_t *ledger, const batch_ops_t *ops,
+                           const void *events, uint32_t index, uint32_t count) {
+    if (ops->prefetch == NULL) return;
+    if (index + BATCH_PREFETCH_BUCKET_AHEAD < count) {
+        ops->prefetch(ledger, events, index + BATCH_PREFETCH_BUCKET_AHEAD, 1);
+    }
+    if (index + BATCH_PREFETCH_SLOT_AHEAD < count) {
+        ops->prefetch(ledger, events, index + BATCH_PREFETCH_SLOT_AHEAD, 2);
+    }
+}
+
 int batch_run(ledger_t *ledger, const batch_ops_t *ops, const void *events,
               uint32_t count, ledger_result_t *results) {
     uint32_t chain_start = CHAIN_NONE;
     bool chain_failed = false;
+    for (uint32_t i = 0; i < BATCH_PREFETCH_BUCKET_AHEAD && i < count; i++) {
+        if (ops->prefetch != NULL) ops->prefetch(ledger, events, i, 1);
+    }
     for (uint32_t i = 0; i < count; i++) {
+        batch_prefetch(ledger, ops, events, i, count);
         bool linked = ops->linked(events, i);
         if (linked && chain_start == CHAIN_NONE) {
             int error = ledger_chain_begin(ledger);

@@ -350,10 +350,23 @@ static int transfer_record_failure(ledger_t *ledger, const void *events,
     return journal_append_failure(ledger, transfer, result);
 }
 
+static void transfer_prefetch(const ledger_t *ledger, const void *events,
+                              uint32_t index, int stage) {
+    const ledger_transfer_t *transfer = (const ledger_transfer_t *)events + index;
+    if (stage == 1) {
+        accounts_prefetch_bucket(&ledger->accounts, transfer->debit_account_id);
+        accounts_prefetch_bucket(&ledger->accounts, transfer->credit_account_id);
+    } else {
+        accounts_prefetch_slot(&ledger->accounts, transfer->debit_account_id);
+        accounts_prefetch_slot(&ledger->accounts, transfer->credit_account_id);
+    }
+}
+
 static const batch_ops_t transfer_batch_ops = {
     .process = transfer_process,
     .linked = transfer_linked,
     .record_failure = transfer_record_failure,
+    .prefetch = transfer_prefetch,
 };
 
 int ledger_create_transfers(ledger_t *ledger,

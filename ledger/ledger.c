@@ -361,21 +361,31 @@ int ledger_stats(ledger_t *ledger, ledger_stats_t *stats) {
 
 static pthread_mutex_t id_mutex = PTHREAD_MUTEX_INITIALIZER;
 static ledger_u128_t id_last;
+static uint64_t id_random_state;
+
+/* splitmix64: the 80 random bits need to be unpredictable enough to avoid
+ * collisions between processes, not secret; the state is seeded once from
+ * getrandom, so that an id costs no system call. */
+static uint64_t id_random_next(void) {
+    if (id_random_state == 0) {
+        if (getrandom(&id_random_state, sizeof(id_random_state), 0) !=
+            sizeof(id_random_state)) {
+            id_random_state = clock_realtime_ns(NULL);
+        }
+        id_random_state |= 1;
+    }
+    uint64_t z = (id_random_state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
 
 ledger_u128_t ledger_id_time_ordered(void) {
     uint64_t now_ms = clock_realtime_ns(NULL) / 1000000ull;
-    uint8_t random_bytes[10] = {0};
-    if (getrandom(random_bytes, sizeof(random_bytes), 0) != sizeof(random_bytes)) {
-        /* getrandom cannot fail for 10 bytes after boot; if it did, the
-         * monotonic increment below still keeps ids unique here. */
-        memset(random_bytes, 0, sizeof(random_bytes));
-    }
-    ledger_u128_t id;
-    id.hi = (now_ms & 0xFFFFFFFFFFFFull) << 16 | (uint64_t)random_bytes[0] << 8 |
-            random_bytes[1];
-    id.lo = 0;
-    for (int i = 2; i < 10; i++) id.lo = id.lo << 8 | random_bytes[i];
     pthread_mutex_lock(&id_mutex);
+    ledger_u128_t id;
+    id.hi = (now_ms & 0xFFFFFFFFFFFFull) << 16 | (id_random_next() & 0xFFFF);
+    id.lo = id_random_next();
     if (u128_compare(id, id_last) <= 0) {
         /* Same millisecond (or the clock stepped back): keep increasing. */
         id = id_last;

@@ -163,6 +163,10 @@ typedef struct batch_ops {
      * nothing). Called after the chain's rollback. */
     int (*record_failure)(ledger_t *ledger, const void *events, uint32_t index,
                           uint32_t result);
+    /* Optional: prefetches what event `index` will touch (stage 1 or 2,
+     * see accounts_prefetch_bucket). */
+    void (*prefetch)(const ledger_t *ledger, const void *events, uint32_t index,
+                     int stage);
 } batch_ops_t;
 
 int batch_run(ledger_t *ledger, const batch_ops_t *ops, const void *events,

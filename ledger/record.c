@@ -7,6 +7,7 @@
 
 #include <assert.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "crc32c.h"
@@ -84,6 +85,17 @@ static void side_decode(const uint8_t *bytes, record_side_t *side) {
     side->flags_after = get_u16(bytes + 40);
 }
 
+/* The SHA-256 implementation, fetched once: an implicit fetch on every
+ * digest takes OpenSSL's provider locks, which costs more than hashing a
+ * record. */
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void sha256_fetch(void) {
+    sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+    assert(sha256_md != NULL);
+}
+
 void record_chain_hash(const uint8_t previous_hash[RECORD_HASH_SIZE],
                        const uint8_t bytes[RECORD_JOURNAL_SIZE],
                        uint8_t hash_out[RECORD_HASH_SIZE]) {
@@ -93,9 +105,9 @@ void record_chain_hash(const uint8_t previous_hash[RECORD_HASH_SIZE],
     memcpy(input, previous_hash, RECORD_HASH_SIZE);
     memcpy(input + RECORD_HASH_SIZE, bytes + RECORD_HASHED_OFFSET,
            RECORD_HASH_OFFSET - RECORD_HASHED_OFFSET);
+    pthread_once(&sha256_once, sha256_fetch);
     unsigned int hash_size = 0;
-    int ok = EVP_Digest(input, sizeof(input), hash_out, &hash_size,
-                        EVP_sha256(), NULL);
+    int ok = EVP_Digest(input, sizeof(input), hash_out, &hash_size, sha256_md, NULL);
     assert(ok == 1);
     assert(hash_size == RECORD_HASH_SIZE);
 }
@@ -285,6 +297,10 @@ void key_id_encode(ledger_u128_t id, uint8_t key[KEY_ID_SIZE]) {
 ledger_u128_t key_id_decode(const uint8_t key[KEY_ID_SIZE]) {
     ledger_u128_t id = {get_u64_be(key), get_u64_be(key + 8)};
     return id;
+}
+
+ledger_u128_t key_id_decode_le(const uint8_t bytes[16]) {
+    return get_u128(bytes);
 }
 
 void key_expiry_encode(uint64_t expires_at, ledger_u128_t id,

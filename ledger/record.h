@@ -148,6 +148,8 @@ void key_sequence_encode(uint64_t sequence, uint8_t key[KEY_SEQUENCE_SIZE]);
 uint64_t key_sequence_decode(const uint8_t key[KEY_SEQUENCE_SIZE]);
 void key_id_encode(ledger_u128_t id, uint8_t key[KEY_ID_SIZE]);
 ledger_u128_t key_id_decode(const uint8_t key[KEY_ID_SIZE]);
+/* A u128 as stored inside records (hi, lo little-endian), read in place. */
+ledger_u128_t key_id_decode_le(const uint8_t bytes[16]);
 void key_expiry_encode(uint64_t expires_at, ledger_u128_t id,
                        uint8_t key[KEY_EXPIRY_SIZE]);
 void key_expiry_decode(const uint8_t key[KEY_EXPIRY_SIZE],

@@ -114,6 +114,76 @@ static int replay_record(ledger_t *ledger, const journal_record_t *record) {
     }
 }
 
+/* Replay reads records in windows of REPLAY_WINDOW, three in flight:
+ * window k+2 is read and its account buckets prefetched, the slots of
+ * window k+1 are prefetched (its buckets have arrived by then), and
+ * window k is applied (its slots have arrived). The account table's two
+ * dependent cache misses per account then overlap instead of adding up. */
+enum { REPLAY_WINDOW = 32, REPLAY_WINDOWS_IN_FLIGHT = 3 };
+
+typedef struct replay_window {
+    MDB_val keys[REPLAY_WINDOW];
+    MDB_val values[REPLAY_WINDOW];
+    uint32_t count;
+} replay_window_t;
+
+static void replay_prefetch(const ledger_t *ledger, const replay_window_t *window,
+                            int stage) {
+    for (uint32_t i = 0; i < window->count; i++) {
+        if (window->values[i].mv_size != RECORD_JOURNAL_SIZE) continue;
+        const uint8_t *bytes = window->values[i].mv_data;
+        ledger_u128_t ids[2] = {key_id_decode_le(bytes + 40), key_id_decode_le(bytes + 56)};
+        for (int side = 0; side < 2; side++) {
+            if (stage == 1) accounts_prefetch_bucket(&ledger->accounts, ids[side]);
+            else accounts_prefetch_slot(&ledger->accounts, ids[side]);
+        }
+    }
+}
+
+static int replay_window_apply(ledger_t *ledger, const replay_window_t *window,
+                               uint64_t *expected) {
+    for (uint32_t i = 0; i < window->count; i++) {
+        journal_record_t record;
+        int error = record_journal_decode(window->values[i].mv_data,
+                                          window->values[i].mv_size, &record);
+        if (!error && (record.sequence != *expected ||
+                       window->keys[i].mv_size != KEY_SEQUENCE_SIZE ||
+                       key_sequence_decode(window->keys[i].mv_data) != *expected)) {
+            error = LEDGER_ERR_CORRUPT;
+        }
+        if (error) {
+            ledger_set_error(ledger, "journal record %llu is damaged or out of order",
+                             (unsigned long long)*expected);
+            return error;
+        }
+        if (record.sequence > ledger->checkpoint_sequence) {
+            error = replay_record(ledger, &record);
+            if (error) return error;
+            ledger->replayed_events++;
+        }
+        ledger->sequence = record.sequence;
+        memcpy(ledger->chain_head, record.hash, RECORD_HASH_SIZE);
+        ledger->last_timestamp = record.timestamp;
+        (*expected)++;
+    }
+    return 0;
+}
+
+/* Fills `window` from the cursor; returns 0, MDB_NOTFOUND at the end (the
+ * window may still hold records) or an error. */
+static int replay_window_read(MDB_cursor *cursor, replay_window_t *window,
+                              MDB_cursor_op *op) {
+    window->count = 0;
+    while (window->count < REPLAY_WINDOW) {
+        MDB_val *key = &window->keys[window->count];
+        int error = mdb_cursor_get(cursor, key, &window->values[window->count], *op);
+        *op = MDB_NEXT;
+        if (error) return error;
+        window->count++;
+    }
+    return 0;
+}
+
 /* Replays records after the checkpoint; leaves sequence, chain head and
  * last timestamp at the last record. */
 static int replay_journal(ledger_t *ledger, MDB_txn *txn) {
@@ -123,34 +193,31 @@ static int replay_journal(ledger_t *ledger, MDB_txn *txn) {
     uint8_t key_bytes[KEY_SEQUENCE_SIZE];
     uint64_t start = ledger->checkpoint_sequence == 0 ? 1 : ledger->checkpoint_sequence;
     key_sequence_encode(start, key_bytes);
-    MDB_val key = {sizeof(key_bytes), key_bytes};
-    MDB_val data;
+    replay_window_t windows[REPLAY_WINDOWS_IN_FLIGHT];
+    windows[0].keys[0] = (MDB_val){sizeof(key_bytes), key_bytes};
+    MDB_cursor_op op = MDB_SET_RANGE;
     uint64_t expected = start;
-    for (error = mdb_cursor_get(cursor, &key, &data, MDB_SET_RANGE); error == 0;
-         error = mdb_cursor_get(cursor, &key, &data, MDB_NEXT)) {
-        journal_record_t record;
-        error = record_journal_decode(data.mv_data, data.mv_size, &record);
-        if (!error && (record.sequence != expected ||
-                       key_sequence_decode(key.mv_data) != expected)) {
-            error = LEDGER_ERR_CORRUPT;
+    int read_error = 0;
+    for (uint32_t w = 0; w < 2; w++) {
+        windows[w].count = 0;
+        if (read_error == 0) read_error = replay_window_read(cursor, &windows[w], &op);
+        replay_prefetch(ledger, &windows[w], 1);
+    }
+    replay_prefetch(ledger, &windows[0], 2);
+    for (uint32_t k = 0; !error && windows[k % REPLAY_WINDOWS_IN_FLIGHT].count > 0; k++) {
+        replay_window_t *current = &windows[k % REPLAY_WINDOWS_IN_FLIGHT];
+        replay_window_t *following = &windows[(k + 1) % REPLAY_WINDOWS_IN_FLIGHT];
+        replay_window_t *ahead = &windows[(k + 2) % REPLAY_WINDOWS_IN_FLIGHT];
+        ahead->count = 0;
+        if (read_error == 0) {
+            read_error = replay_window_read(cursor, ahead, &op);
+            replay_prefetch(ledger, ahead, 1);
         }
-        if (error) {
-            ledger_set_error(ledger, "journal record %llu is damaged or out of order",
-                             (unsigned long long)expected);
-            break;
-        }
-        if (record.sequence > ledger->checkpoint_sequence) {
-            error = replay_record(ledger, &record);
-            if (error) break;
-            ledger->replayed_events++;
-        }
-        ledger->sequence = record.sequence;
-        memcpy(ledger->chain_head, record.hash, RECORD_HASH_SIZE);
-        ledger->last_timestamp = record.timestamp;
-        expected++;
+        if (read_error != 0 && read_error != MDB_NOTFOUND) error = read_error;
+        replay_prefetch(ledger, following, 2);
+        if (!error) error = replay_window_apply(ledger, current, &expected);
     }
     mdb_cursor_close(cursor);
-    if (error == MDB_NOTFOUND) error = 0;
     if (!error && ledger->sequence < ledger->checkpoint_sequence) {
         ledger_set_error(ledger, "checkpoint covers sequence %llu but the journal "
                                  "ends at %llu",

@@ -151,7 +151,7 @@ static int store_open_env(ledger_t *ledger, const char *path) {
     mdb_env_set_maxdbs(ledger->env, STORE_DATABASES_MAX);
     error = mdb_env_set_mapsize(ledger->env, ledger->options.map_size_initial);
     if (error) return error;
-    unsigned int flags = MDB_NOTLS | MDB_NORDAHEAD;
+    unsigned int flags = MDB_NOTLS;
     if (ledger->options.read_only) flags |= MDB_RDONLY;
     error = mdb_env_open(ledger->env, path, flags, 0600);
     if (error) {
