@@ -6,8 +6,9 @@
  * plus an undo mark). When one of its events fails, the chain is rolled
  * back, every other event of it gets linked_event_failed, and the failing
  * event keeps its code; a transient failure is then recorded outside the
- * rolled-back chain. `exists` does not fail a chain. The last event of a
- * batch must not be linked (linked_event_chain_open).
+ * rolled-back chain. `exists` does not fail a chain. A chain that is still
+ * open at the end of the batch is not evaluated at all: its last event gets
+ * linked_event_chain_open, the others linked_event_failed.
  */
 #include <assert.h>
 
@@ -32,7 +33,6 @@ static int chain_fail(ledger_t *ledger, const batch_ops_t *ops,
         result_set(&results[j], LEDGER_RESULT_LINKED_EVENT_FAILED, 0);
     }
     result_set(&results[index], code, 0);
-    if (code == LEDGER_RESULT_LINKED_EVENT_CHAIN_OPEN) return 0;
     return ops->record_failure(ledger, events, index, code);
 }
 
@@ -54,6 +54,44 @@ static void batch_prefetch(const ledger_t *ledger, const batch_ops_t *ops,
     }
 }
 
+/* Is the chain starting at `start` open (it runs to the end of the batch
+ * with the last event linked)? Then none of it is evaluated. */
+static bool chain_is_open(const batch_ops_t *ops, const void *events,
+                          uint32_t start, uint32_t count) {
+    uint32_t i = start;
+    while (i < count && ops->linked(events, i)) i++;
+    return i == count;
+}
+
+static void chain_open_results(uint32_t start, uint32_t count,
+                               ledger_result_t *results) {
+    for (uint32_t j = start; j + 1 < count; j++) {
+        result_set(&results[j], LEDGER_RESULT_LINKED_EVENT_FAILED, 0);
+    }
+    result_set(&results[count - 1], LEDGER_RESULT_LINKED_EVENT_CHAIN_OPEN, 0);
+}
+
+/* Evaluates event `index`; on failure inside a chain, rolls the chain back.
+ * *chain_failed_out tells whether the chain (if any) has failed. */
+static int batch_event(ledger_t *ledger, const batch_ops_t *ops, const void *events,
+                       uint32_t index, uint32_t chain_start, ledger_result_t *results,
+                       bool *chain_failed_out) {
+    uint32_t code = LEDGER_RESULT_OK;
+    uint64_t timestamp = 0;
+    int error = ops->process(ledger, events, index, &code, &timestamp);
+    if (error) {
+        if (chain_start != CHAIN_NONE) ledger_chain_rollback(ledger);
+        return error;
+    }
+    if (result_fails(code) && chain_start != CHAIN_NONE) {
+        *chain_failed_out = true;
+        return chain_fail(ledger, ops, events, chain_start, index, code, results);
+    }
+    result_set(&results[index], code, result_fails(code) ? 0 : timestamp);
+    if (!result_fails(code)) return 0;
+    return ops->record_failure(ledger, events, index, code);
+}
+
 int batch_run(ledger_t *ledger, const batch_ops_t *ops, const void *events,
               uint32_t count, ledger_result_t *results) {
     uint32_t chain_start = CHAIN_NONE;
@@ -65,6 +103,10 @@ int batch_run(ledger_t *ledger, const batch_ops_t *ops, const void *events,
         batch_prefetch(ledger, ops, events, i, count);
         bool linked = ops->linked(events, i);
         if (linked && chain_start == CHAIN_NONE) {
+            if (chain_is_open(ops, events, i, count)) {
+                chain_open_results(i, count, results);
+                return 0;
+            }
             int error = ledger_chain_begin(ledger);
             if (error) return error;
             chain_start = i;
@@ -72,31 +114,10 @@ int batch_run(ledger_t *ledger, const batch_ops_t *ops, const void *events,
         }
         if (chain_failed) {
             result_set(&results[i], LEDGER_RESULT_LINKED_EVENT_FAILED, 0);
-        } else if (linked && i + 1 == count) {
-            int error = chain_fail(ledger, ops, events, chain_start, i,
-                                   LEDGER_RESULT_LINKED_EVENT_CHAIN_OPEN, results);
-            if (error) return error;
-            chain_failed = true;
         } else {
-            uint32_t code = LEDGER_RESULT_OK;
-            uint64_t timestamp = 0;
-            int error = ops->process(ledger, events, i, &code, &timestamp);
-            if (error) {
-                if (chain_start != CHAIN_NONE) ledger_chain_rollback(ledger);
-                return error;
-            }
-            if (result_fails(code) && chain_start != CHAIN_NONE) {
-                error = chain_fail(ledger, ops, events, chain_start, i, code,
-                                   results);
-                if (error) return error;
-                chain_failed = true;
-            } else {
-                result_set(&results[i], code, result_fails(code) ? 0 : timestamp);
-                if (result_fails(code)) {
-                    error = ops->record_failure(ledger, events, i, code);
-                    if (error) return error;
-                }
-            }
+            int error = batch_event(ledger, ops, events, i, chain_start, results,
+                                    &chain_failed);
+            if (error) return error;
         }
         if (!linked && chain_start != CHAIN_NONE) {
             if (!chain_failed) {
@@ -104,8 +125,9 @@ int batch_run(ledger_t *ledger, const batch_ops_t *ops, const void *events,
                 if (error) return error;
             }
             chain_start = CHAIN_NONE;
+            chain_failed = false;
         }
     }
-    assert(chain_start == CHAIN_NONE || chain_failed);
+    assert(chain_start == CHAIN_NONE);
     return 0;
 }

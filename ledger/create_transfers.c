@@ -376,12 +376,18 @@ int ledger_create_transfers(ledger_t *ledger,
     if (count == 0) return LEDGER_ERR_BATCH_EMPTY;
     if (count > LEDGER_BATCH_EVENTS_MAX) return LEDGER_ERR_BATCH_TOO_LARGE;
     if (transfers == NULL || results == NULL) return LEDGER_ERR_INVALID_ARGUMENT;
-    bool auto_group = false;
-    int error = ledger_write_auto_begin(ledger, &auto_group);
-    if (error) return error;
-    ledger->now = ledger->options.clock(ledger->options.clock_context);
-    uint32_t expired = 0;
-    error = pending_expire_due(ledger, &expired);
-    if (!error) error = batch_run(ledger, &transfer_batch_ops, transfers, count, results);
-    return ledger_write_auto_end(ledger, auto_group, error);
+    bool retry = false;
+    int error = 0;
+    do {
+        bool auto_group = false;
+        error = ledger_write_auto_begin(ledger, &auto_group);
+        if (error) return error;
+        ledger->now = ledger->options.clock(ledger->options.clock_context);
+        uint32_t expired = 0;
+        error = pending_expire_due(ledger, &expired);
+        if (!error) error = batch_run(ledger, &transfer_batch_ops, transfers, count, results);
+        error = ledger_write_auto_end(ledger, auto_group, error);
+        error = ledger_write_settle(ledger, auto_group, error, &retry);
+    } while (retry);
+    return error;
 }

@@ -134,7 +134,7 @@ int ledger_write_begin(ledger_t *ledger) {
         return LEDGER_ERR_INVALID_ARGUMENT;
     }
     if (ledger->txn_group != NULL) return LEDGER_ERR_WRITE_OPEN;
-    int error = store_grow_if_needed(ledger);
+    int error = store_grow_if_needed(ledger, false);
     if (error) return store_error(error);
     error = mdb_txn_begin(ledger->env, NULL, 0, &ledger->txn_group);
     if (error) {
@@ -143,9 +143,16 @@ int ledger_write_begin(ledger_t *ledger) {
     }
     ledger->txn = ledger->txn_group;
     ledger->write_failed = false;
+    ledger->map_full = false;
     accounts_undo_clear(&ledger->accounts);
     savepoint_take(ledger, &ledger->group_savepoint);
     return 0;
+}
+
+/* A group that filled the map was rolled back: grow it for the retry. */
+static int grow_after_full(ledger_t *ledger) {
+    int error = store_grow_if_needed(ledger, true);
+    return error ? error : LEDGER_ERR_MAP_GROWN;
 }
 
 static void group_rollback(ledger_t *ledger) {
@@ -160,12 +167,31 @@ static void group_rollback(ledger_t *ledger) {
 
 void ledger_write_abort(ledger_t *ledger) {
     if (ledger == NULL || ledger->txn_group == NULL) return;
+    bool map_full = ledger->map_full;
     group_rollback(ledger);
+    /* So that the group fits when it is submitted again. */
+    if (map_full) (void)store_grow_if_needed(ledger, true);
 }
 
 int ledger_write_fail(ledger_t *ledger, int error) {
     ledger->write_failed = true;
+    if (error == MDB_MAP_FULL) ledger->map_full = true;
     return error;
+}
+
+int ledger_write_settle(ledger_t *ledger, bool auto_group, int error,
+                        bool *retry_out) {
+    *retry_out = false;
+    if (error != MDB_MAP_FULL) return error;
+    if (!auto_group) {
+        /* The caller's group: it is failed; commit or abort grows the map. */
+        return ledger->map_size < ledger->options.map_size_max ? LEDGER_ERR_MAP_GROWN
+                                                               : LEDGER_ERR_STORAGE_FULL;
+    }
+    int grow_error = store_grow_if_needed(ledger, true);
+    if (grow_error) return grow_error;
+    *retry_out = true;
+    return 0;
 }
 
 /* Writes the per-commit meta (chain head, pending count) and, when due,
@@ -190,8 +216,9 @@ int ledger_write_commit(ledger_t *ledger) {
     if (ledger->txn_group == NULL) return LEDGER_ERR_NO_WRITE;
     assert(ledger->txn == ledger->txn_group);
     if (ledger->write_failed) {
+        bool map_full = ledger->map_full;
         group_rollback(ledger);
-        return LEDGER_ERR_WRITE_FAILED;
+        return map_full ? grow_after_full(ledger) : LEDGER_ERR_WRITE_FAILED;
     }
     /* Money is never invented: the books balance before anything is
      * made durable. */
@@ -204,7 +231,7 @@ int ledger_write_commit(ledger_t *ledger) {
     if (error) {
         ledger->checkpoint_sequence = checkpoint_before;
         group_rollback(ledger);
-        return error;
+        return error == MDB_MAP_FULL ? MDB_MAP_FULL : error;
     }
     error = mdb_txn_commit(ledger->txn_group);
     ledger->txn_group = NULL;
@@ -302,19 +329,22 @@ void ledger_read_end(ledger_t *ledger, MDB_txn *txn) {
 int ledger_expire_pending(ledger_t *ledger, uint32_t *expired_count_out) {
     if (ledger == NULL) return LEDGER_ERR_INVALID_ARGUMENT;
     uint32_t expired = 0;
-    bool auto_group = false;
-    int error = ledger_write_auto_begin(ledger, &auto_group);
-    if (error) return error;
-    ledger->now = ledger->options.clock(ledger->options.clock_context);
-    error = pending_expire_due(ledger, &expired);
-    error = ledger_write_auto_end(ledger, auto_group, error);
+    bool retry = false;
+    int error = 0;
+    do {
+        bool auto_group = false;
+        error = ledger_write_auto_begin(ledger, &auto_group);
+        if (error) return error;
+        ledger->now = ledger->options.clock(ledger->options.clock_context);
+        error = pending_expire_due(ledger, &expired);
+        error = ledger_write_auto_end(ledger, auto_group, error);
+        error = ledger_write_settle(ledger, auto_group, error, &retry);
+    } while (retry);
     if (expired_count_out) *expired_count_out = error ? 0 : expired;
     return error;
 }
 
-int ledger_checkpoint(ledger_t *ledger) {
-    if (ledger == NULL) return LEDGER_ERR_INVALID_ARGUMENT;
-    if (ledger->txn_group != NULL) return LEDGER_ERR_WRITE_OPEN;
+static int checkpoint_once(ledger_t *ledger) {
     int error = ledger_write_begin(ledger);
     if (error) return error;
     uint64_t checkpoint_before = ledger->checkpoint_sequence;
@@ -333,6 +363,17 @@ int ledger_checkpoint(ledger_t *ledger) {
     }
     accounts_dirty_clear(&ledger->accounts);
     return 0;
+}
+
+int ledger_checkpoint(ledger_t *ledger) {
+    if (ledger == NULL) return LEDGER_ERR_INVALID_ARGUMENT;
+    if (ledger->txn_group != NULL) return LEDGER_ERR_WRITE_OPEN;
+    int error = checkpoint_once(ledger);
+    while (error == MDB_MAP_FULL) {
+        error = store_grow_if_needed(ledger, true);
+        if (!error) error = checkpoint_once(ledger);
+    }
+    return error;
 }
 
 /* ---- stats ---- */

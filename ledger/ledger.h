@@ -248,7 +248,11 @@ enum ledger_error {
     LEDGER_ERR_NO_MEMORY = -31012,
     /* Verification found a problem; see ledger_verify_report_t. */
     LEDGER_ERR_VERIFY_FAILED = -31013,
-    LEDGER_ERR_LAST = -31013,
+    /* An explicit write group outgrew the LMDB map. The group was rolled
+     * back and the map grown: submit the group again. (create_* calls made
+     * outside a group grow the map and retry by themselves.) */
+    LEDGER_ERR_MAP_GROWN = -31014,
+    LEDGER_ERR_LAST = -31014,
 };
 
 /* ------------------------------------------------------------------------ */

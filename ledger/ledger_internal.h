@@ -59,6 +59,7 @@ struct ledger {
     MDB_txn *txn_group; /* NULL when no group is open */
     MDB_txn *txn;       /* where writes go: the group or a chain's child */
     bool write_failed;
+    bool map_full;      /* the group hit MDB_MAP_FULL */
     savepoint_t group_savepoint;
     savepoint_t chain_savepoint;
     uint64_t now; /* clock read at the start of the current call */
@@ -78,11 +79,13 @@ struct ledger {
 int store_open(ledger_t *ledger, const char *path);
 void store_close(ledger_t *ledger);
 
-/* Grows the map if less than a quarter is free. No transaction may be
- * active. Returns 0 or LEDGER_ERR_STORAGE_FULL / MDB code. */
-int store_grow_if_needed(ledger_t *ledger);
+/* Grows the map (doubling, up to map_size_max) if less than a quarter is
+ * free, or always when `force`. No transaction may be active. Returns 0,
+ * LEDGER_ERR_STORAGE_FULL (forced but at the maximum) or an MDB code. */
+int store_grow_if_needed(ledger_t *ledger, bool force);
 
-/* Maps LMDB/errno errors meaning "no space" to LEDGER_ERR_STORAGE_FULL. */
+/* Maps errno errors meaning "no space" to LEDGER_ERR_STORAGE_FULL
+ * (MDB_MAP_FULL is left for the caller, who may grow the map). */
 int store_error(int error);
 
 /* Meta values (u64, little-endian). */
@@ -105,6 +108,12 @@ void ledger_set_error(ledger_t *ledger, const char *format, ...)
  * tells the caller to finish it with ledger_write_auto_end(). */
 int ledger_write_auto_begin(ledger_t *ledger, bool *auto_out);
 int ledger_write_auto_end(ledger_t *ledger, bool auto_group, int error);
+
+/* After a write call's group ended with `error`: for MDB_MAP_FULL, grows
+ * the map; *retry_out says an own (auto) group should simply run again.
+ * Returns the error to report. */
+int ledger_write_settle(ledger_t *ledger, bool auto_group, int error,
+                        bool *retry_out);
 
 /* Marks the open group failed (after a storage/memory error). */
 int ledger_write_fail(ledger_t *ledger, int error);

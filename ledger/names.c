@@ -69,6 +69,7 @@ static const char *const error_descriptions[] = {
     "invalid history filter",
     "out of memory",
     "verification failed",
+    "the write group outgrew the map, which was grown: submit the group again",
 };
 
 _Static_assert(sizeof(error_descriptions) / sizeof(error_descriptions[0]) ==

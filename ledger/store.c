@@ -23,7 +23,9 @@ enum { STORE_DATABASES_MAX = 16 };
 static const char *const META_FORMAT_VERSION = "format_version";
 
 int store_error(int error) {
-    if (error == MDB_MAP_FULL || error == ENOSPC || error == EDQUOT) {
+    /* MDB_MAP_FULL stays itself: the map may still grow (see
+     * ledger_write_settle). */
+    if (error == ENOSPC || error == EDQUOT) {
         return LEDGER_ERR_STORAGE_FULL;
     }
     return error;
@@ -197,17 +199,17 @@ void store_close(ledger_t *ledger) {
     ledger->env = NULL;
 }
 
-int store_grow_if_needed(ledger_t *ledger) {
+int store_grow_if_needed(ledger_t *ledger, bool force) {
     MDB_envinfo info;
     MDB_stat stat;
     mdb_env_info(ledger->env, &info);
     mdb_env_stat(ledger->env, &stat);
     uint64_t used = ((uint64_t)info.me_last_pgno + 1) * stat.ms_psize;
     uint64_t size = info.me_mapsize;
-    if (size - used >= size / 4) return 0;
+    if (!force && size - used >= size / 4) return 0;
     uint64_t grown = size * 2;
     if (grown > ledger->options.map_size_max) grown = ledger->options.map_size_max;
-    if (grown <= size) return 0; /* at the maximum: MDB_MAP_FULL will tell */
+    if (grown <= size) return force ? LEDGER_ERR_STORAGE_FULL : 0;
     if (ledger->read_txn != NULL) {
         /* No transaction may exist while the map is resized. */
         mdb_txn_abort(ledger->read_txn);

@@ -61,10 +61,17 @@ static int demo_submit(ledger_t *ledger, const char *title,
     }
     printf("%s\n", title);
     for (uint32_t i = 0; i < count; i++) {
-        printf("  transfer %" PRIu64 ": %-10s %" PRIu64 ".%02" PRIu64 " EUR -> %s\n",
-               transfers[i].id.lo, demo_account_names[transfers[i].debit_account_id.lo],
-               transfers[i].amount / 100, transfers[i].amount % 100,
-               ledger_result_name(results[i].result));
+        const ledger_transfer_t *transfer = &transfers[i];
+        /* A post names its pending transfer, not the accounts. */
+        const char *from = ledger_u128_is_zero(transfer->debit_account_id)
+                               ? "the hold"
+                               : demo_account_names[transfer->debit_account_id.lo];
+        const char *to = ledger_u128_is_zero(transfer->credit_account_id)
+                             ? "its payee"
+                             : demo_account_names[transfer->credit_account_id.lo];
+        printf("  transfer %" PRIu64 ": %8" PRIu64 ".%02" PRIu64 " EUR  %s -> %s: %s\n",
+               transfer->id.lo, transfer->amount / 100, transfer->amount % 100, from,
+               to, ledger_result_name(results[i].result));
     }
     return 0;
 }
