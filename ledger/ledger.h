@@ -335,8 +335,10 @@ const char *ledger_last_error_message(const ledger_t *ledger);
  *   (the map cannot grow), or an MDB_* code.
  * ledger_write_commit: returns 0 once the group is durable (fsync done), or
  *   LEDGER_ERR_NO_WRITE, LEDGER_ERR_WRITE_FAILED (the group had failed and
- *   was rolled back), LEDGER_ERR_STORAGE_FULL, an MDB_* code or errno; in
- *   every error case the group is rolled back and closed.
+ *   was rolled back), LEDGER_ERR_MAP_GROWN (the group outgrew the map, which
+ *   has been grown: submit the group again), LEDGER_ERR_STORAGE_FULL, an
+ *   MDB_* code or errno; in every error case the group is rolled back and
+ *   closed.
  * ledger_write_abort: rolls back and closes the open group, if any.
  */
 int ledger_write_begin(ledger_t *ledger);
@@ -355,7 +357,9 @@ void ledger_write_abort(ledger_t *ledger);
  *   LEDGER_ERR_INVALID_ARGUMENT, LEDGER_ERR_BATCH_EMPTY,
  *   LEDGER_ERR_BATCH_TOO_LARGE, LEDGER_ERR_WRITE_FAILED,
  *   LEDGER_ERR_STORAGE_FULL, LEDGER_ERR_NO_MEMORY, MDB_* or errno.
- * Inside a write group, a storage or memory error marks the group failed.
+ * Outside a write group, a batch that does not fit the map grows it and is
+ * retried transparently. Inside a write group, a storage or memory error
+ * marks the group failed (LEDGER_ERR_MAP_GROWN when it outgrew the map).
  */
 int ledger_create_accounts(ledger_t *ledger, const ledger_account_t *accounts,
                            uint32_t count, ledger_result_t *results);
