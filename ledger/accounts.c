@@ -69,6 +69,7 @@ static int buckets_grow(accounts_t *accounts) {
     uint32_t buckets_count = (accounts->buckets_mask + 1) * 2;
     uint32_t *buckets = memory_calloc(buckets_count, sizeof(uint32_t));
     if (buckets == NULL) return LEDGER_ERR_NO_MEMORY;
+    memory_advise_huge_pages(buckets, (size_t)buckets_count * sizeof(uint32_t));
     for (uint32_t i = 0; i < accounts->slots_count; i++) {
         buckets_place(buckets, buckets_count - 1, accounts->slots[i].id, i);
     }
@@ -89,6 +90,7 @@ static int array_reserve(void **array, uint32_t *capacity, uint32_t needed,
     if (grown > UINT32_MAX) grown = UINT32_MAX;
     void *bigger = memory_realloc(*array, (size_t)grown * element_size);
     if (bigger == NULL) return LEDGER_ERR_NO_MEMORY;
+    memory_advise_huge_pages(bigger, (size_t)grown * element_size);
     *array = bigger;
     *capacity = (uint32_t)grown;
     return 0;

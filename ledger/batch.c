@@ -41,7 +41,7 @@ static bool result_fails(uint32_t code) {
 }
 
 /* How far ahead the two prefetch stages run, in events. */
-enum { BATCH_PREFETCH_BUCKET_AHEAD = 8, BATCH_PREFETCH_SLOT_AHEAD = 4 };
+enum { BATCH_PREFETCH_BUCKET_AHEAD = 16, BATCH_PREFETCH_SLOT_AHEAD = 8 };
 
 static void batch_prefetch(const ledger_t *ledger, const batch_ops_t *ops,
                            const void *events, uint32_t index, uint32_t count) {

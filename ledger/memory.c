@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 enum { MEMORY_HEADER_SIZE = 16 };
 
@@ -55,4 +56,11 @@ void memory_free(void *pointer) {
 
 uint64_t memory_bytes_in_use(void) {
     return atomic_load(&memory_in_use);
+}
+
+void memory_advise_huge_pages(void *pointer, size_t size) {
+    const uintptr_t huge_page_size = 2u << 20;
+    uintptr_t start = ((uintptr_t)pointer + huge_page_size - 1) & ~(huge_page_size - 1);
+    uintptr_t end = ((uintptr_t)pointer + size) & ~(huge_page_size - 1);
+    if (end > start) (void)madvise((void *)start, end - start, MADV_HUGEPAGE);
 }

@@ -20,6 +20,11 @@ void *memory_calloc(size_t count, size_t size);
 void *memory_realloc(void *pointer, size_t size);
 void memory_free(void *pointer);
 
+/* Asks the kernel to back the 2 MiB-aligned interior of a large block with
+ * huge pages (a hint; ignored where unsupported). The account table is
+ * read at random, and with 4 KiB pages its prefetches miss the TLB. */
+void memory_advise_huge_pages(void *pointer, size_t size);
+
 /* Bytes currently allocated through this wrapper (all threads). */
 uint64_t memory_bytes_in_use(void);
 
