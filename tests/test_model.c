@@ -3028,9 +3028,11 @@ static void case_linked_chains(void) { run_random_case(&config_linked_chains); }
 /* The scripted case: the expiry bound and its order                        */
 
 enum {
-    /* Pending transfers per wave; two waves exceed one expiry call. */
-    BOUND_WAVE_EVENTS = 4500,
+    /* Pending transfers per wave: a full batch. */
+    BOUND_WAVE_EVENTS = LEDGER_BATCH_EVENTS_MAX,
     BOUND_ACCOUNTS = 3,
+    /* Ids of wave 1 count down from here, wave 2 from half of it. */
+    BOUND_ID_TOP = 100000,
 };
 
 /* A wave of pending transfers, one per ns, ids counting down from
@@ -3054,12 +3056,14 @@ static void bound_wave(harness_t *h, uint64_t id_top, uint64_t debit,
 }
 
 /*
- * Wave 1 at T0 (timeout 2 s) and wave 2 at T0 + 1 s (timeout 1 s): event k
- * of each wave expires at T0 + 2 s + k, so every expires_at is a tie,
- * broken by id (wave 2's ids are the smaller). At T0 + 3 s all 9,000 are
- * due: the next create_transfers call may release only 8,190 of them, in
- * that order, and ledger_expire_pending() the remaining 810. The history of
- * account 3 shows the order; result timestamps show the counts.
+ * Wave 1 at T0 (timeout 2 s) and wave 2 at T0 + 1 s (timeout 1 s), each a
+ * full batch of 8,190 pending transfers: event k of each wave expires at
+ * T0 + 2 s + k, so every expires_at is a tie, broken by id (wave 2's ids
+ * are the smaller). At T0 + 3 s all 16,380 are due: the next
+ * create_transfers call may release only 8,190 of them (k < 4,095, both
+ * waves), ledger_expire_pending() the other 8,190, and a third call none.
+ * The history of account 3 shows the order; result timestamps show the
+ * counts.
  */
 static void case_expiry_bound(void) {
     static const run_config_t config = {.name = "expiry_bound",
@@ -3079,17 +3083,19 @@ static void case_expiry_bound(void) {
     uint64_t t0 = CLOCK_START_NS + NS_PER_SECOND;
     if (!h->stopped) harness_submit_accounts(h, accounts, BOUND_ACCOUNTS);
     h->clock_now = t0;
-    if (!h->stopped) bound_wave(h, 200000, 1, 2);
+    if (!h->stopped) bound_wave(h, BOUND_ID_TOP, 1, 2);
     h->clock_now = t0 + NS_PER_SECOND;
-    if (!h->stopped) bound_wave(h, 100000, 2, 1);
+    if (!h->stopped) bound_wave(h, BOUND_ID_TOP / 2, 2, 1);
     h->clock_now = t0 + 3 * NS_PER_SECOND;
     ledger_transfer_t post;
     memset(&post, 0, sizeof post);
-    post.id = u128_make(0, 300000);
-    post.pending_id = u128_make(0, 200000 - 4200); /* not yet released */
+    post.id = u128_make(0, 3 * BOUND_ID_TOP);
+    /* Due but not released by the first pass: still refused as expired. */
+    post.pending_id = u128_make(0, BOUND_ID_TOP - 5000);
     post.flags = LEDGER_TRANSFER_POST_PENDING;
     if (!h->stopped) harness_submit_transfers(h, &post, 1);
     TEST_CHECK_EQ(h->expired_total, LEDGER_EXPIRE_BATCH_MAX);
+    if (!h->stopped) harness_expire(h);
     if (!h->stopped) harness_expire(h);
     TEST_CHECK_EQ(h->expired_total, 2 * BOUND_WAVE_EVENTS);
     for (uint32_t i = 0; i < BOUND_ACCOUNTS && !h->stopped; i++) {
