@@ -17,33 +17,51 @@ _Static_assert(RECORD_HASH_OFFSET + RECORD_HASH_SIZE == RECORD_JOURNAL_SIZE,
 _Static_assert(184 + 48 == RECORD_HASH_OFFSET, "sides end at the hash");
 _Static_assert(104 + 8 == RECORD_ACCOUNT_SIZE, "account record size");
 
+/* The encodings are defined byte by byte (little-endian); on a
+ * little-endian host that is a plain copy, elsewhere a byte swap. */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define LE16(x) (x)
+#define LE32(x) (x)
+#define LE64(x) (x)
+#define BE64(x) __builtin_bswap64(x)
+#else
+#define LE16(x) __builtin_bswap16(x)
+#define LE32(x) __builtin_bswap32(x)
+#define LE64(x) __builtin_bswap64(x)
+#define BE64(x) (x)
+#endif
+
 void put_u16(uint8_t *bytes, uint16_t value) {
-    bytes[0] = (uint8_t)value;
-    bytes[1] = (uint8_t)(value >> 8);
+    value = LE16(value);
+    memcpy(bytes, &value, sizeof(value));
 }
 
 void put_u32(uint8_t *bytes, uint32_t value) {
-    for (int i = 0; i < 4; i++) bytes[i] = (uint8_t)(value >> (8 * i));
+    value = LE32(value);
+    memcpy(bytes, &value, sizeof(value));
 }
 
 void put_u64(uint8_t *bytes, uint64_t value) {
-    for (int i = 0; i < 8; i++) bytes[i] = (uint8_t)(value >> (8 * i));
+    value = LE64(value);
+    memcpy(bytes, &value, sizeof(value));
 }
 
 uint16_t get_u16(const uint8_t *bytes) {
-    return (uint16_t)(bytes[0] | (bytes[1] << 8));
+    uint16_t value;
+    memcpy(&value, bytes, sizeof(value));
+    return LE16(value);
 }
 
 uint32_t get_u32(const uint8_t *bytes) {
-    uint32_t value = 0;
-    for (int i = 3; i >= 0; i--) value = (value << 8) | bytes[i];
-    return value;
+    uint32_t value;
+    memcpy(&value, bytes, sizeof(value));
+    return LE32(value);
 }
 
 uint64_t get_u64(const uint8_t *bytes) {
-    uint64_t value = 0;
-    for (int i = 7; i >= 0; i--) value = (value << 8) | bytes[i];
-    return value;
+    uint64_t value;
+    memcpy(&value, bytes, sizeof(value));
+    return LE64(value);
 }
 
 static void put_u128(uint8_t *bytes, ledger_u128_t value) {
@@ -57,13 +75,14 @@ static ledger_u128_t get_u128(const uint8_t *bytes) {
 }
 
 static void put_u64_be(uint8_t *bytes, uint64_t value) {
-    for (int i = 0; i < 8; i++) bytes[i] = (uint8_t)(value >> (56 - 8 * i));
+    value = BE64(value);
+    memcpy(bytes, &value, sizeof(value));
 }
 
 static uint64_t get_u64_be(const uint8_t *bytes) {
-    uint64_t value = 0;
-    for (int i = 0; i < 8; i++) value = (value << 8) | bytes[i];
-    return value;
+    uint64_t value;
+    memcpy(&value, bytes, sizeof(value));
+    return BE64(value);
 }
 
 static void side_encode(const record_side_t *side, uint8_t *bytes) {
