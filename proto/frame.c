@@ -1,0 +1,224 @@
+/*
+ * frame.c — the wire framing (4-byte big-endian length + protobuf body) and
+ * the encode/decode of Request and Response. See frame.h for the contract.
+ *
+ * Invariants:
+ * - frame_parse never reads past `size` and decides "too large" from the
+ *   4 header bytes alone, before the caller buffers or allocates the body.
+ * - No body above FRAME_BODY_SIZE_MAX_LIMIT is ever produced or accepted,
+ *   whatever `body_size_max` a caller passes: the length then always fits a
+ *   uint32_t and header + body never overflows a size_t.
+ * - Decoding uses protobuf-c's allocation through malloc/free only; the one
+ *   wrapper below exists so that "out of memory" can be told apart from
+ *   "bad bytes" (protobuf-c reports both as NULL).
+ *
+ * Workload: one parse and one decode per request, one encode per response,
+ * on the server's event-loop thread; bodies are at most ~1 MiB by default.
+ */
+#include <assert.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "frame.h"
+
+_Static_assert(FRAME_BODY_SIZE_MAX_DEFAULT <= FRAME_BODY_SIZE_MAX_LIMIT,
+               "the default body maximum is within the limit");
+_Static_assert((uint64_t)FRAME_BODY_SIZE_MAX_LIMIT + FRAME_HEADER_SIZE
+                   <= (uint64_t)SIZE_MAX,
+               "a whole frame's size fits a size_t");
+
+/* ------------------------------------------------------------------------ */
+/* Header                                                                   */
+
+void frame_header_write(uint8_t header[FRAME_HEADER_SIZE], uint32_t body_size) {
+    assert(header != NULL);
+    header[0] = (uint8_t)(body_size >> 24);
+    header[1] = (uint8_t)(body_size >> 16);
+    header[2] = (uint8_t)(body_size >> 8);
+    header[3] = (uint8_t)body_size;
+}
+
+static uint32_t frame_header_read(const uint8_t header[FRAME_HEADER_SIZE]) {
+    return ((uint32_t)header[0] << 24) | ((uint32_t)header[1] << 16) |
+           ((uint32_t)header[2] << 8) | (uint32_t)header[3];
+}
+
+int frame_parse(const uint8_t *data, size_t size, uint32_t body_size_max,
+                const uint8_t **body_out, uint32_t *body_size_out,
+                size_t *frame_size_out) {
+    assert(data != NULL || size == 0);
+    assert(body_out != NULL);
+    assert(body_size_out != NULL);
+    assert(frame_size_out != NULL);
+    if (body_size_max > FRAME_BODY_SIZE_MAX_LIMIT) {
+        body_size_max = FRAME_BODY_SIZE_MAX_LIMIT;
+    }
+    if (size < FRAME_HEADER_SIZE) {
+        return FRAME_NEED_MORE;
+    }
+    uint32_t body_size = frame_header_read(data);
+    if (body_size > body_size_max) {
+        return FRAME_ERR_TOO_LARGE;
+    }
+    if (size - FRAME_HEADER_SIZE < body_size) {
+        return FRAME_NEED_MORE;
+    }
+    *body_out = data + FRAME_HEADER_SIZE;
+    *body_size_out = body_size;
+    *frame_size_out = FRAME_HEADER_SIZE + (size_t)body_size;
+    return FRAME_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Encoding                                                                 */
+
+/* Packs any message as header + body into a new malloc'd buffer. The size
+ * is checked before allocating so an oversized message fails cleanly. */
+static int frame_encode_message(const ProtobufCMessage *message,
+                                uint8_t **frame_out, size_t *frame_size_out) {
+    assert(message != NULL);
+    assert(frame_out != NULL);
+    assert(frame_size_out != NULL);
+    size_t body_size = protobuf_c_message_get_packed_size(message);
+    if (body_size > FRAME_BODY_SIZE_MAX_LIMIT) {
+        return FRAME_ERR_ENCODE;
+    }
+    size_t frame_size = FRAME_HEADER_SIZE + body_size;
+    uint8_t *frame = malloc(frame_size);
+    if (frame == NULL) {
+        return FRAME_ERR_NO_MEMORY;
+    }
+    frame_header_write(frame, (uint32_t)body_size);
+    size_t packed_size = protobuf_c_message_pack(message, frame + FRAME_HEADER_SIZE);
+    if (packed_size != body_size) {
+        /* get_packed_size and pack disagree only on a corrupt message
+         * (e.g. a bad descriptor); never send a frame whose header lies. */
+        free(frame);
+        return FRAME_ERR_ENCODE;
+    }
+    *frame_out = frame;
+    *frame_size_out = frame_size;
+    return FRAME_OK;
+}
+
+int frame_encode_request(const Borsellino__V1__Request *request,
+                         uint8_t **frame_out, size_t *frame_size_out) {
+    assert(request != NULL);
+    assert(request->base.descriptor == &borsellino__v1__request__descriptor);
+    return frame_encode_message(&request->base, frame_out, frame_size_out);
+}
+
+int frame_encode_response(const Borsellino__V1__Response *response,
+                          uint8_t **frame_out, size_t *frame_size_out) {
+    assert(response != NULL);
+    assert(response->base.descriptor == &borsellino__v1__response__descriptor);
+    return frame_encode_message(&response->base, frame_out, frame_size_out);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Decoding                                                                 */
+
+/* malloc/free, like protobuf-c's default allocator, plus a flag set when an
+ * allocation fails. A fresh allocator per decode keeps this thread-safe. */
+typedef struct frame_allocator_state {
+    bool out_of_memory;
+} frame_allocator_state_t;
+
+static void *frame_allocator_alloc(void *allocator_data, size_t size) {
+    void *memory = malloc(size);
+    if (memory == NULL && allocator_data != NULL) {
+        ((frame_allocator_state_t *)allocator_data)->out_of_memory = true;
+    }
+    return memory;
+}
+
+static void frame_allocator_free(void *allocator_data, void *memory) {
+    (void)allocator_data;
+    free(memory);
+}
+
+static ProtobufCMessage *frame_decode_message(const ProtobufCMessageDescriptor *descriptor,
+                                              const uint8_t *body, size_t size,
+                                              int *error_out) {
+    assert(descriptor != NULL);
+    assert(body != NULL || size == 0);
+    if (size > FRAME_BODY_SIZE_MAX_LIMIT) {
+        if (error_out != NULL) {
+            *error_out = FRAME_ERR_DECODE;
+        }
+        return NULL;
+    }
+    frame_allocator_state_t state = {false};
+    ProtobufCAllocator allocator = {
+        .alloc = frame_allocator_alloc,
+        .free = frame_allocator_free,
+        .allocator_data = &state,
+    };
+    /* protobuf-c wants a non-NULL pointer even for an empty body. */
+    static const uint8_t empty_body[1] = {0};
+    ProtobufCMessage *message = protobuf_c_message_unpack(
+        descriptor, &allocator, size, body != NULL ? body : empty_body);
+    if (message == NULL && error_out != NULL) {
+        *error_out = state.out_of_memory ? FRAME_ERR_NO_MEMORY : FRAME_ERR_DECODE;
+    }
+    return message;
+}
+
+/* The same free as the allocator above; protobuf-c's NULL allocator would do
+ * too (both are malloc/free), this keeps the pair visibly matched. */
+static void frame_free_message(ProtobufCMessage *message) {
+    if (message == NULL) {
+        return;
+    }
+    ProtobufCAllocator allocator = {
+        .alloc = frame_allocator_alloc,
+        .free = frame_allocator_free,
+        .allocator_data = NULL,
+    };
+    protobuf_c_message_free_unpacked(message, &allocator);
+}
+
+Borsellino__V1__Request *frame_request_decode(const uint8_t *body, size_t size,
+                                              int *error_out) {
+    ProtobufCMessage *message = frame_decode_message(
+        &borsellino__v1__request__descriptor, body, size, error_out);
+    return (Borsellino__V1__Request *)message;
+}
+
+void frame_request_free(Borsellino__V1__Request *request) {
+    frame_free_message(request != NULL ? &request->base : NULL);
+}
+
+Borsellino__V1__Response *frame_response_decode(const uint8_t *body, size_t size,
+                                                int *error_out) {
+    ProtobufCMessage *message = frame_decode_message(
+        &borsellino__v1__response__descriptor, body, size, error_out);
+    return (Borsellino__V1__Response *)message;
+}
+
+void frame_response_free(Borsellino__V1__Response *response) {
+    frame_free_message(response != NULL ? &response->base : NULL);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Names                                                                    */
+
+const char *frame_strerror(int error) {
+    switch (error) {
+    case FRAME_OK:
+        return "success";
+    case FRAME_NEED_MORE:
+        return "incomplete frame: more bytes needed";
+    case FRAME_ERR_TOO_LARGE:
+        return "frame body larger than the maximum";
+    case FRAME_ERR_DECODE:
+        return "frame body is not a valid protocol message";
+    case FRAME_ERR_NO_MEMORY:
+        return "out of memory while encoding or decoding a frame";
+    case FRAME_ERR_ENCODE:
+        return "message too large to encode as a frame";
+    default:
+        return "unknown frame error";
+    }
+}

@@ -1,0 +1,384 @@
+/*
+ * dispatch.c — request → ledger call → response, one function per
+ * operation. Every request gets exactly one response, whose request_id is
+ * the request's. Validation of the request's shape (empty or oversized
+ * batches, values that do not fit, unknown operations) answers with a
+ * status and never touches the ledger.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "convert.h"
+#include "dispatch.h"
+#include "frame.h"
+
+/* Packs `response` into the request's frame. Out of memory leaves the
+ * frame NULL; the loop then closes the connection (the client sees EOF and
+ * retries on a new connection). */
+static void response_encode(server_request_t *request,
+                            Borsellino__V1__Response *response) {
+    response->request_id = request->request ? request->request->request_id : 0;
+    free(request->response_frame);
+    request->response_frame = NULL;
+    request->response_size = 0;
+    if (frame_encode_response(response, &request->response_frame,
+                              &request->response_size) != FRAME_OK) {
+        request->response_frame = NULL;
+        request->response_size = 0;
+    }
+}
+
+void dispatch_fail_response(server_request_t *request, Borsellino__V1__Status status,
+                            const char *message) {
+    Borsellino__V1__Response response = BORSELLINO__V1__RESPONSE__INIT;
+    response.status = status;
+    response.message = (char *)message;
+    response_encode(request, &response);
+}
+
+Borsellino__V1__Status dispatch_status_for_error(int error) {
+    switch (error) {
+    case LEDGER_ERR_STORAGE_FULL: return BORSELLINO__V1__STATUS__STATUS_STORAGE_FULL;
+    case LEDGER_ERR_BATCH_EMPTY: return BORSELLINO__V1__STATUS__STATUS_BATCH_EMPTY;
+    case LEDGER_ERR_BATCH_TOO_LARGE: return BORSELLINO__V1__STATUS__STATUS_BATCH_TOO_LARGE;
+    case LEDGER_ERR_ACCOUNT_NOT_FOUND: return BORSELLINO__V1__STATUS__STATUS_ACCOUNT_NOT_FOUND;
+    case LEDGER_ERR_INVALID_FILTER: return BORSELLINO__V1__STATUS__STATUS_INVALID_FILTER;
+    default: return BORSELLINO__V1__STATUS__STATUS_INTERNAL_ERROR;
+    }
+}
+
+/* Answers a request with a status only; returns 0 (nothing failed). */
+static int answer_status(server_request_t *request, Borsellino__V1__Status status,
+                         const char *message) {
+    dispatch_fail_response(request, status, message);
+    return 0;
+}
+
+/* The per-event results of a create call. */
+static void results_encode(server_request_t *request, const ledger_result_t *results,
+                           uint32_t count, bool accounts) {
+    Borsellino__V1__EventResult *items = calloc(count, sizeof(*items));
+    Borsellino__V1__EventResult **pointers = calloc(count, sizeof(*pointers));
+    Borsellino__V1__Response response = BORSELLINO__V1__RESPONSE__INIT;
+    Borsellino__V1__CreateAccountsResponse accounts_result =
+        BORSELLINO__V1__CREATE_ACCOUNTS_RESPONSE__INIT;
+    Borsellino__V1__CreateTransfersResponse transfers_result =
+        BORSELLINO__V1__CREATE_TRANSFERS_RESPONSE__INIT;
+    if (items == NULL || pointers == NULL) {
+        free(items);
+        free(pointers);
+        dispatch_fail_response(request, BORSELLINO__V1__STATUS__STATUS_INTERNAL_ERROR,
+                               "out of memory");
+        return;
+    }
+    for (uint32_t i = 0; i < count; i++) {
+        borsellino__v1__event_result__init(&items[i]);
+        items[i].result = (Borsellino__V1__Result)results[i].result;
+        items[i].timestamp = results[i].timestamp;
+        pointers[i] = &items[i];
+    }
+    if (accounts) {
+        accounts_result.n_results = count;
+        accounts_result.results = pointers;
+        response.result_case = BORSELLINO__V1__RESPONSE__RESULT_CREATE_ACCOUNTS;
+        response.create_accounts = &accounts_result;
+    } else {
+        transfers_result.n_results = count;
+        transfers_result.results = pointers;
+        response.result_case = BORSELLINO__V1__RESPONSE__RESULT_CREATE_TRANSFERS;
+        response.create_transfers = &transfers_result;
+    }
+    response_encode(request, &response);
+    free(items);
+    free(pointers);
+}
+
+/* Checks a batch's size; answers and returns false when it is refused. */
+static bool batch_size_ok(dispatch_context_t *context, server_request_t *request,
+                          size_t count) {
+    if (count == 0) {
+        answer_status(request, BORSELLINO__V1__STATUS__STATUS_BATCH_EMPTY,
+                      "the batch has no events");
+        return false;
+    }
+    if (count > context->config->batch_events_max) {
+        char message[128];
+        snprintf(message, sizeof(message), "the batch has %zu events; the limit is %u",
+                 count, context->config->batch_events_max);
+        answer_status(request, BORSELLINO__V1__STATUS__STATUS_BATCH_TOO_LARGE, message);
+        return false;
+    }
+    return true;
+}
+
+static int dispatch_create_accounts(dispatch_context_t *context, server_request_t *request) {
+    const Borsellino__V1__CreateAccountsRequest *op = request->request->create_accounts;
+    if (!batch_size_ok(context, request, op->n_accounts)) return 0;
+    uint32_t count = (uint32_t)op->n_accounts;
+    ledger_account_t *accounts = calloc(count, sizeof(*accounts));
+    ledger_result_t *results = calloc(count, sizeof(*results));
+    int error = accounts && results ? 0 : LEDGER_ERR_NO_MEMORY;
+    for (uint32_t i = 0; i < count && !error; i++) {
+        if (!convert_account_fits(op->accounts[i])) {
+            char message[96];
+            snprintf(message, sizeof(message), "account %u: code or flags out of range", i);
+            answer_status(request, BORSELLINO__V1__STATUS__STATUS_BAD_REQUEST, message);
+            free(accounts);
+            free(results);
+            return 0;
+        }
+        convert_account_from_proto(op->accounts[i], &accounts[i]);
+    }
+    if (!error) error = ledger_create_accounts(context->ledger, accounts, count, results);
+    if (!error) results_encode(request, results, count, true);
+    free(accounts);
+    free(results);
+    return error;
+}
+
+static int dispatch_create_transfers(dispatch_context_t *context, server_request_t *request) {
+    const Borsellino__V1__CreateTransfersRequest *op = request->request->create_transfers;
+    if (!batch_size_ok(context, request, op->n_transfers)) return 0;
+    uint32_t count = (uint32_t)op->n_transfers;
+    ledger_transfer_t *transfers = malloc(count * sizeof(*transfers));
+    ledger_result_t *results = malloc(count * sizeof(*results));
+    int error = transfers && results ? 0 : LEDGER_ERR_NO_MEMORY;
+    for (uint32_t i = 0; i < count && !error; i++) {
+        if (!convert_transfer_fits(op->transfers[i])) {
+            char message[96];
+            snprintf(message, sizeof(message), "transfer %u: code or flags out of range", i);
+            answer_status(request, BORSELLINO__V1__STATUS__STATUS_BAD_REQUEST, message);
+            free(transfers);
+            free(results);
+            return 0;
+        }
+        convert_transfer_from_proto(op->transfers[i], &transfers[i]);
+    }
+    if (!error) error = ledger_create_transfers(context->ledger, transfers, count, results);
+    if (!error) results_encode(request, results, count, false);
+    free(transfers);
+    free(results);
+    return error;
+}
+
+/* Reads the ids of a lookup into a ledger array (caller frees). */
+static ledger_u128_t *ids_from_proto(Borsellino__V1__U128 **ids, size_t count) {
+    ledger_u128_t *out = malloc((count ? count : 1) * sizeof(*out));
+    for (size_t i = 0; out != NULL && i < count; i++) out[i] = convert_u128_from_proto(ids[i]);
+    return out;
+}
+
+static bool lookup_size_ok(server_request_t *request, size_t count) {
+    if (count <= LEDGER_LOOKUP_IDS_MAX) return true;
+    char message[96];
+    snprintf(message, sizeof(message), "%zu ids; the limit is %d", count, LEDGER_LOOKUP_IDS_MAX);
+    answer_status(request, BORSELLINO__V1__STATUS__STATUS_BATCH_TOO_LARGE, message);
+    return false;
+}
+
+static int dispatch_lookup_accounts(dispatch_context_t *context, server_request_t *request) {
+    const Borsellino__V1__LookupAccountsRequest *op = request->request->lookup_accounts;
+    if (!lookup_size_ok(request, op->n_ids)) return 0;
+    uint32_t count = (uint32_t)op->n_ids, found = 0;
+    ledger_u128_t *ids = ids_from_proto(op->ids, count);
+    ledger_account_t *accounts = malloc((count ? count : 1) * sizeof(*accounts));
+    Borsellino__V1__Account *items = calloc(count ? count : 1, sizeof(*items));
+    Borsellino__V1__Account **pointers = calloc(count ? count : 1, sizeof(*pointers));
+    convert_account_storage_t *storage = calloc(count ? count : 1, sizeof(*storage));
+    int error = ids && accounts && items && pointers && storage ? 0 : LEDGER_ERR_NO_MEMORY;
+    if (!error) error = ledger_lookup_accounts(context->ledger, ids, count, accounts, &found);
+    if (!error) {
+        for (uint32_t i = 0; i < found; i++) {
+            convert_account_to_proto(&accounts[i], &items[i], &storage[i]);
+            pointers[i] = &items[i];
+        }
+        Borsellino__V1__LookupAccountsResponse result =
+            BORSELLINO__V1__LOOKUP_ACCOUNTS_RESPONSE__INIT;
+        result.n_accounts = found;
+        result.accounts = pointers;
+        Borsellino__V1__Response response = BORSELLINO__V1__RESPONSE__INIT;
+        response.result_case = BORSELLINO__V1__RESPONSE__RESULT_LOOKUP_ACCOUNTS;
+        response.lookup_accounts = &result;
+        response_encode(request, &response);
+    }
+    free(ids);
+    free(accounts);
+    free(items);
+    free(pointers);
+    free(storage);
+    return error;
+}
+
+static int dispatch_lookup_transfers(dispatch_context_t *context, server_request_t *request) {
+    const Borsellino__V1__LookupTransfersRequest *op = request->request->lookup_transfers;
+    if (!lookup_size_ok(request, op->n_ids)) return 0;
+    uint32_t count = (uint32_t)op->n_ids, found = 0;
+    ledger_u128_t *ids = ids_from_proto(op->ids, count);
+    ledger_transfer_t *transfers = malloc((count ? count : 1) * sizeof(*transfers));
+    Borsellino__V1__Transfer *items = calloc(count ? count : 1, sizeof(*items));
+    Borsellino__V1__Transfer **pointers = calloc(count ? count : 1, sizeof(*pointers));
+    convert_transfer_storage_t *storage = calloc(count ? count : 1, sizeof(*storage));
+    int error = ids && transfers && items && pointers && storage ? 0 : LEDGER_ERR_NO_MEMORY;
+    if (!error) error = ledger_lookup_transfers(context->ledger, ids, count, transfers, &found);
+    if (!error) {
+        for (uint32_t i = 0; i < found; i++) {
+            convert_transfer_to_proto(&transfers[i], &items[i], &storage[i]);
+            pointers[i] = &items[i];
+        }
+        Borsellino__V1__LookupTransfersResponse result =
+            BORSELLINO__V1__LOOKUP_TRANSFERS_RESPONSE__INIT;
+        result.n_transfers = found;
+        result.transfers = pointers;
+        Borsellino__V1__Response response = BORSELLINO__V1__RESPONSE__INIT;
+        response.result_case = BORSELLINO__V1__RESPONSE__RESULT_LOOKUP_TRANSFERS;
+        response.lookup_transfers = &result;
+        response_encode(request, &response);
+    }
+    free(ids);
+    free(transfers);
+    free(items);
+    free(pointers);
+    free(storage);
+    return error;
+}
+
+/* Errors of a read that concern the request (not storage) get a status. */
+static int read_error(server_request_t *request, int error) {
+    if (error == LEDGER_ERR_ACCOUNT_NOT_FOUND || error == LEDGER_ERR_INVALID_FILTER) {
+        return answer_status(request, dispatch_status_for_error(error), ledger_strerror(error));
+    }
+    return error;
+}
+
+static void history_encode(server_request_t *request, const ledger_history_entry_t *entries,
+                           uint32_t count) {
+    Borsellino__V1__HistoryEntry *items = calloc(count ? count : 1, sizeof(*items));
+    Borsellino__V1__HistoryEntry **pointers = calloc(count ? count : 1, sizeof(*pointers));
+    Borsellino__V1__Transfer *transfers = calloc(count ? count : 1, sizeof(*transfers));
+    Borsellino__V1__Balance *balances = calloc(count ? count : 1, sizeof(*balances));
+    convert_transfer_storage_t *storage = calloc(count ? count : 1, sizeof(*storage));
+    if (items && pointers && transfers && balances && storage) {
+        for (uint32_t i = 0; i < count; i++) {
+            borsellino__v1__history_entry__init(&items[i]);
+            items[i].kind = (Borsellino__V1__EventKind)entries[i].kind;
+            convert_transfer_to_proto(&entries[i].transfer, &transfers[i], &storage[i]);
+            convert_balance_to_proto(&entries[i].balance_after, &balances[i]);
+            items[i].transfer = &transfers[i];
+            items[i].balance_after = &balances[i];
+            pointers[i] = &items[i];
+        }
+        Borsellino__V1__AccountHistoryResponse result =
+            BORSELLINO__V1__ACCOUNT_HISTORY_RESPONSE__INIT;
+        result.n_entries = count;
+        result.entries = pointers;
+        Borsellino__V1__Response response = BORSELLINO__V1__RESPONSE__INIT;
+        response.result_case = BORSELLINO__V1__RESPONSE__RESULT_ACCOUNT_HISTORY;
+        response.account_history = &result;
+        response_encode(request, &response);
+    } else {
+        dispatch_fail_response(request, BORSELLINO__V1__STATUS__STATUS_INTERNAL_ERROR,
+                               "out of memory");
+    }
+    free(items);
+    free(pointers);
+    free(transfers);
+    free(balances);
+    free(storage);
+}
+
+static int dispatch_account_history(dispatch_context_t *context, server_request_t *request) {
+    const Borsellino__V1__AccountHistoryRequest *op = request->request->account_history;
+    ledger_history_filter_t filter = {
+        .account_id = convert_u128_from_proto(op->account_id),
+        .timestamp_min = op->timestamp_min,
+        .timestamp_max = op->timestamp_max,
+        .limit = op->limit,
+        .flags = op->flags,
+    };
+    if (filter.limit == 0 || filter.limit > LEDGER_HISTORY_LIMIT_MAX) {
+        return answer_status(request, BORSELLINO__V1__STATUS__STATUS_INVALID_FILTER,
+                             "limit must be 1..8190");
+    }
+    ledger_history_entry_t *entries = malloc(filter.limit * sizeof(*entries));
+    if (entries == NULL) return LEDGER_ERR_NO_MEMORY;
+    uint32_t count = 0;
+    int error = ledger_account_history(context->ledger, &filter, entries, &count);
+    if (!error) history_encode(request, entries, count);
+    free(entries);
+    return read_error(request, error);
+}
+
+static int dispatch_balance_at(dispatch_context_t *context, server_request_t *request) {
+    const Borsellino__V1__BalanceAtRequest *op = request->request->balance_at;
+    ledger_balance_t balance;
+    int error = ledger_account_balance_at(context->ledger, convert_u128_from_proto(op->account_id),
+                                          op->timestamp, &balance);
+    if (error) return read_error(request, error);
+    Borsellino__V1__Balance balance_message;
+    convert_balance_to_proto(&balance, &balance_message);
+    Borsellino__V1__BalanceAtResponse result = BORSELLINO__V1__BALANCE_AT_RESPONSE__INIT;
+    result.balance = &balance_message;
+    Borsellino__V1__Response response = BORSELLINO__V1__RESPONSE__INIT;
+    response.result_case = BORSELLINO__V1__RESPONSE__RESULT_BALANCE_AT;
+    response.balance_at = &result;
+    response_encode(request, &response);
+    return 0;
+}
+
+static uint64_t monotonic_ns(void) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec;
+}
+
+static int dispatch_status(dispatch_context_t *context, server_request_t *request) {
+    ledger_stats_t stats;
+    int error = ledger_stats(context->ledger, &stats);
+    if (error) return error;
+    Borsellino__V1__StatusResponse result = BORSELLINO__V1__STATUS_RESPONSE__INIT;
+    result.version = (char *)SERVER_VERSION;
+    result.journal_sequence = stats.journal_sequence;
+    result.checkpoint_sequence = stats.checkpoint_sequence;
+    result.last_timestamp = stats.last_timestamp;
+    result.accounts_count = stats.accounts_count;
+    result.pending_count = stats.pending_count;
+    result.map_size = stats.map_size;
+    result.map_used = stats.map_used;
+    result.connections = context->connections;
+    result.queue_depth = context->queue_depth;
+    result.uptime_seconds = (monotonic_ns() - context->started_ns) / 1000000000ull;
+    result.chain_head.data = stats.chain_head;
+    result.chain_head.len = sizeof(stats.chain_head);
+    result.batch_events_max = context->config->batch_events_max;
+    result.frame_size_max = context->config->frame_size_max;
+    Borsellino__V1__Response response = BORSELLINO__V1__RESPONSE__INIT;
+    response.result_case = BORSELLINO__V1__RESPONSE__RESULT_STATUS_RESULT;
+    response.status_result = &result;
+    response_encode(request, &response);
+    return 0;
+}
+
+int dispatch_request(dispatch_context_t *context, server_request_t *request) {
+    if (context->started_ns == 0) context->started_ns = monotonic_ns();
+    switch (request->request->op_case) {
+    case BORSELLINO__V1__REQUEST__OP_CREATE_ACCOUNTS:
+        return dispatch_create_accounts(context, request);
+    case BORSELLINO__V1__REQUEST__OP_CREATE_TRANSFERS:
+        return dispatch_create_transfers(context, request);
+    case BORSELLINO__V1__REQUEST__OP_LOOKUP_ACCOUNTS:
+        return dispatch_lookup_accounts(context, request);
+    case BORSELLINO__V1__REQUEST__OP_LOOKUP_TRANSFERS:
+        return dispatch_lookup_transfers(context, request);
+    case BORSELLINO__V1__REQUEST__OP_ACCOUNT_HISTORY:
+        return dispatch_account_history(context, request);
+    case BORSELLINO__V1__REQUEST__OP_BALANCE_AT:
+        return dispatch_balance_at(context, request);
+    case BORSELLINO__V1__REQUEST__OP_STATUS:
+        return dispatch_status(context, request);
+    default:
+        return answer_status(request, BORSELLINO__V1__STATUS__STATUS_UNKNOWN_OPERATION,
+                             "the request names no operation this server knows");
+    }
+}

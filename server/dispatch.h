@@ -1,0 +1,32 @@
+/*
+ * dispatch.h — carries out one decoded request against the ledger and
+ * encodes its response frame. Runs on the writer thread, inside the open
+ * write group (so that writes of a group commit together).
+ */
+#ifndef BORSELLINO_SERVER_DISPATCH_H
+#define BORSELLINO_SERVER_DISPATCH_H
+
+#include "server.h"
+
+typedef struct dispatch_context {
+    ledger_t *ledger;
+    const server_config_t *config;
+    uint32_t connections;
+    uint32_t queue_depth;
+    uint64_t started_ns;
+} dispatch_context_t;
+
+/* Executes request->request and sets request->response_frame/size.
+ * Returns 0, or a ledger storage error after which the group has failed
+ * (the response is then replaced by dispatch_fail_response). */
+int dispatch_request(dispatch_context_t *context, server_request_t *request);
+
+/* Replaces the response by an error with `status` and `message` (used when
+ * the group failed to commit: nothing of the request was applied). */
+void dispatch_fail_response(server_request_t *request,
+                            Borsellino__V1__Status status, const char *message);
+
+/* The status a failed group's requests get for ledger error `error`. */
+Borsellino__V1__Status dispatch_status_for_error(int error);
+
+#endif

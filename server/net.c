@@ -1,0 +1,481 @@
+/*
+ * net.c — the network loop of borsellinod (libuv, one thread): listening,
+ * connections, framing, limits, backpressure, ordered responses, graceful
+ * shutdown.
+ *
+ * A connection reads into its own buffer (bounded: one maximal frame plus
+ * a read chunk), parses whole frames, decodes each into a Request and
+ * submits it to the writer. Responses come back through the writer's
+ * completed queue in submission order and are written in that order, so
+ * each connection sees answers in request order. Reading stops (and
+ * resumes later) when the connection has in_flight_max requests in flight,
+ * when its unsent responses exceed WRITE_QUEUE_BYTES_MAX (a client that
+ * does not read), or when the writer queue holds queue_depth_max requests;
+ * nothing is buffered without bound. A framing violation closes that
+ * connection only.
+ *
+ * Lifetime: a connection is freed when both its handles are closed and no
+ * request in the writer still points at it (refs == 0).
+ */
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "frame.h"
+#include "server.h"
+
+enum {
+    READ_CHUNK_SIZE = 64 * 1024,
+    WRITE_QUEUE_BYTES_MAX = 16 * 1024 * 1024,
+    LISTEN_BACKLOG = 511,
+};
+
+typedef struct server server_t;
+
+typedef struct connection {
+    uv_tcp_t tcp;
+    uv_timer_t idle_timer;
+    server_t *server;
+    struct connection *previous, *next;
+    uint64_t id;
+    char peer[64];
+    uint8_t *buffer;
+    size_t buffer_used;
+    size_t buffer_capacity;
+    uint32_t in_flight;      /* submitted, response not yet handed to uv_write */
+    uint32_t writes_pending; /* uv_write calls not yet completed */
+    uint32_t refs;           /* requests in the writer pointing here */
+    int handles_open;
+    bool reading;
+    bool closing;
+} connection_t;
+
+struct server {
+    uv_loop_t loop;
+    uv_tcp_t listener;
+    uv_async_t wakeup;
+    uv_signal_t signal_interrupt;
+    uv_signal_t signal_terminate;
+    const server_config_t *config;
+    writer_t *writer;
+    connection_t *connections;
+    uint32_t connections_count;
+    uint64_t connection_id_next;
+    bool shutting_down;
+    bool drained;
+};
+
+typedef struct write_request {
+    uv_write_t request;
+    server_request_t *server_request;
+    connection_t *connection;
+} write_request_t;
+
+static void connection_process(connection_t *connection);
+static void server_check_drained(server_t *server);
+
+/* ---- connection lifetime ---- */
+
+static void connection_free_if_done(connection_t *connection) {
+    if (connection->handles_open > 0 || connection->refs > 0) return;
+    free(connection->buffer);
+    free(connection);
+}
+
+static void connection_handle_closed(uv_handle_t *handle) {
+    connection_t *connection = handle->data;
+    connection->handles_open--;
+    connection_free_if_done(connection);
+}
+
+static void connection_close(connection_t *connection, const char *reason) {
+    if (connection->closing) return;
+    server_t *server = connection->server;
+    connection->closing = true;
+    server_log("connection_closed", "connection=%llu peer=%s reason=%s",
+               (unsigned long long)connection->id, connection->peer, reason);
+    if (connection->previous) connection->previous->next = connection->next;
+    else server->connections = connection->next;
+    if (connection->next) connection->next->previous = connection->previous;
+    server->connections_count--;
+    writer_set_connections(server->writer, server->connections_count);
+    uv_close((uv_handle_t *)&connection->tcp, connection_handle_closed);
+    uv_close((uv_handle_t *)&connection->idle_timer, connection_handle_closed);
+    server_check_drained(server);
+}
+
+/* ---- reading ---- */
+
+static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buffer) {
+    (void)suggested;
+    connection_t *connection = handle->data;
+    size_t limit = FRAME_HEADER_SIZE + (size_t)connection->server->config->frame_size_max +
+                   READ_CHUNK_SIZE;
+    if (connection->buffer_capacity - connection->buffer_used < READ_CHUNK_SIZE &&
+        connection->buffer_capacity < limit) {
+        size_t capacity = connection->buffer_used + READ_CHUNK_SIZE;
+        if (capacity > limit) capacity = limit;
+        uint8_t *grown = realloc(connection->buffer, capacity);
+        if (grown != NULL) {
+            connection->buffer = grown;
+            connection->buffer_capacity = capacity;
+        }
+    }
+    /* A zero-length buffer makes libuv report UV_ENOBUFS: the connection
+     * is then closed (cannot happen within the limits). */
+    buffer->base = (char *)connection->buffer + connection->buffer_used;
+    buffer->len = connection->buffer_capacity - connection->buffer_used;
+}
+
+static void idle_timer_restart(connection_t *connection) {
+    uint64_t timeout_ms = connection->server->config->idle_timeout_ms;
+    if (timeout_ms > 0) uv_timer_again(&connection->idle_timer);
+}
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buffer) {
+    (void)buffer;
+    connection_t *connection = stream->data;
+    if (nread < 0) {
+        connection_close(connection, nread == UV_EOF ? "peer_closed" : uv_err_name((int)nread));
+        return;
+    }
+    connection->buffer_used += (size_t)nread;
+    idle_timer_restart(connection);
+    connection_process(connection);
+}
+
+static void reading_set(connection_t *connection, bool reading) {
+    if (connection->closing || connection->reading == reading) return;
+    if (reading) uv_read_start((uv_stream_t *)&connection->tcp, on_alloc, on_read);
+    else uv_read_stop((uv_stream_t *)&connection->tcp);
+    connection->reading = reading;
+}
+
+/* May this connection submit another request now? */
+static bool connection_may_submit(const connection_t *connection) {
+    const server_t *server = connection->server;
+    if (server->shutting_down || connection->closing) return false;
+    if (connection->in_flight >= server->config->in_flight_max) return false;
+    if (uv_stream_get_write_queue_size((const uv_stream_t *)&connection->tcp) >
+        WRITE_QUEUE_BYTES_MAX) {
+        return false;
+    }
+    return writer_queue_depth(server->writer) < server->config->queue_depth_max;
+}
+
+static uint32_t request_events(const Borsellino__V1__Request *request) {
+    switch (request->op_case) {
+    case BORSELLINO__V1__REQUEST__OP_CREATE_ACCOUNTS:
+        return (uint32_t)request->create_accounts->n_accounts;
+    case BORSELLINO__V1__REQUEST__OP_CREATE_TRANSFERS:
+        return (uint32_t)request->create_transfers->n_transfers;
+    default:
+        return 1;
+    }
+}
+
+/* Parses and submits one frame from the start of the buffer. Returns the
+ * bytes consumed, 0 when more are needed, or -1 after closing. */
+static long connection_take_frame(connection_t *connection, size_t offset) {
+    const uint8_t *body = NULL;
+    uint32_t body_size = 0;
+    size_t frame_size = 0;
+    int status = frame_parse(connection->buffer + offset, connection->buffer_used - offset,
+                             connection->server->config->frame_size_max, &body, &body_size,
+                             &frame_size);
+    if (status == FRAME_NEED_MORE) return 0;
+    if (status != FRAME_OK) {
+        connection_close(connection, "frame_too_large");
+        return -1;
+    }
+    int error = 0;
+    Borsellino__V1__Request *decoded = frame_request_decode(body, body_size, &error);
+    server_request_t *request = decoded ? calloc(1, sizeof(*request)) : NULL;
+    if (request == NULL) {
+        frame_request_free(decoded);
+        connection_close(connection, decoded ? "out_of_memory" : "bad_request_body");
+        return -1;
+    }
+    request->connection = connection;
+    request->request = decoded;
+    request->events_count = request_events(decoded);
+    connection->refs++;
+    connection->in_flight++;
+    writer_submit(connection->server->writer, request);
+    return (long)frame_size;
+}
+
+/* Submits every whole frame the buffer holds, as the limits allow, then
+ * decides whether to keep reading. */
+static void connection_process(connection_t *connection) {
+    size_t offset = 0;
+    while (!connection->closing && connection_may_submit(connection)) {
+        long consumed = connection_take_frame(connection, offset);
+        if (consumed < 0) return;
+        if (consumed == 0) break;
+        offset += (size_t)consumed;
+    }
+    if (connection->closing) return;
+    if (offset > 0) {
+        memmove(connection->buffer, connection->buffer + offset, connection->buffer_used - offset);
+        connection->buffer_used -= offset;
+    }
+    reading_set(connection, connection_may_submit(connection));
+}
+
+/* ---- responses ---- */
+
+static void on_write(uv_write_t *request, int status) {
+    write_request_t *write = (write_request_t *)request;
+    connection_t *connection = write->connection;
+    connection->writes_pending--;
+    free(write->server_request->response_frame);
+    free(write->server_request);
+    free(write);
+    if (status < 0 && !connection->closing) connection_close(connection, uv_err_name(status));
+    else if (!connection->closing && !connection->reading) connection_process(connection);
+    server_check_drained(connection->server);
+    connection_free_if_done(connection);
+}
+
+/* Hands one completed request's response to its connection. */
+static void response_send(server_request_t *request) {
+    connection_t *connection = request->connection;
+    connection->refs--;
+    connection->in_flight--;
+    if (connection->closing || request->response_frame == NULL) {
+        if (!connection->closing) connection_close(connection, "response_encoding_failed");
+        free(request->response_frame);
+        free(request);
+        connection_free_if_done(connection);
+        return;
+    }
+    write_request_t *write = malloc(sizeof(*write));
+    if (write == NULL) {
+        free(request->response_frame);
+        free(request);
+        connection_close(connection, "out_of_memory");
+        return;
+    }
+    write->server_request = request;
+    write->connection = connection;
+    uv_buf_t buffer = uv_buf_init((char *)request->response_frame,
+                                  (unsigned int)request->response_size);
+    connection->writes_pending++;
+    int error = uv_write(&write->request, (uv_stream_t *)&connection->tcp, &buffer, 1, on_write);
+    if (error) {
+        connection->writes_pending--;
+        free(request->response_frame);
+        free(request);
+        free(write);
+        connection_close(connection, uv_err_name(error));
+    }
+}
+
+static void on_wakeup(uv_async_t *handle) {
+    server_t *server = handle->data;
+    server_request_t *request = writer_take_completed(server->writer);
+    while (request != NULL) {
+        server_request_t *next = request->next;
+        response_send(request);
+        request = next;
+    }
+    /* Room in the queue again: let paused connections go on. */
+    for (connection_t *connection = server->connections; connection != NULL;) {
+        connection_t *next = connection->next;
+        if (!connection->reading) connection_process(connection);
+        connection = next;
+    }
+    server_check_drained(server);
+}
+
+/* ---- accepting ---- */
+
+static void on_idle_timeout(uv_timer_t *timer) {
+    connection_t *connection = timer->data;
+    if (connection->in_flight == 0 && connection->writes_pending == 0) {
+        connection_close(connection, "idle_timeout");
+    }
+}
+
+static void peer_name(connection_t *connection) {
+    struct sockaddr_storage address;
+    int length = sizeof(address);
+    snprintf(connection->peer, sizeof(connection->peer), "unknown");
+    if (uv_tcp_getpeername(&connection->tcp, (struct sockaddr *)&address, &length) != 0) return;
+    char host[48] = "";
+    int port = 0;
+    if (address.ss_family == AF_INET6) {
+        uv_ip6_name((struct sockaddr_in6 *)&address, host, sizeof(host));
+        port = ntohs(((struct sockaddr_in6 *)&address)->sin6_port);
+    } else {
+        uv_ip4_name((struct sockaddr_in *)&address, host, sizeof(host));
+        port = ntohs(((struct sockaddr_in *)&address)->sin_port);
+    }
+    snprintf(connection->peer, sizeof(connection->peer), "%s:%d", host, port);
+}
+
+static connection_t *connection_open(server_t *server) {
+    connection_t *connection = calloc(1, sizeof(*connection));
+    if (connection == NULL) return NULL;
+    connection->server = server;
+    connection->id = ++server->connection_id_next;
+    uv_tcp_init(&server->loop, &connection->tcp);
+    uv_timer_init(&server->loop, &connection->idle_timer);
+    connection->tcp.data = connection;
+    connection->idle_timer.data = connection;
+    connection->handles_open = 2;
+    connection->next = server->connections;
+    if (server->connections) server->connections->previous = connection;
+    server->connections = connection;
+    server->connections_count++;
+    writer_set_connections(server->writer, server->connections_count);
+    return connection;
+}
+
+static void on_connection(uv_stream_t *listener, int status) {
+    server_t *server = listener->data;
+    if (status < 0 || server->shutting_down) return;
+    connection_t *connection = connection_open(server);
+    if (connection == NULL) return;
+    if (uv_accept(listener, (uv_stream_t *)&connection->tcp) != 0) {
+        connection_close(connection, "accept_failed");
+        return;
+    }
+    peer_name(connection);
+    if (server->connections_count > server->config->connections_max) {
+        connection_close(connection, "connections_max");
+        return;
+    }
+    uv_tcp_nodelay(&connection->tcp, 1);
+    server_log("connection_opened", "connection=%llu peer=%s connections=%u",
+               (unsigned long long)connection->id, connection->peer, server->connections_count);
+    uint64_t timeout_ms = server->config->idle_timeout_ms;
+    if (timeout_ms > 0) {
+        uv_timer_start(&connection->idle_timer, on_idle_timeout, timeout_ms, timeout_ms);
+    }
+    reading_set(connection, true);
+}
+
+/* ---- shutdown ---- */
+
+static void handle_closed_quietly(uv_handle_t *handle) {
+    (void)handle;
+}
+
+/* After a shutdown signal: once every submitted request has been answered
+ * and written, close the remaining connections and the loop's handles. */
+static void server_check_drained(server_t *server) {
+    if (!server->shutting_down || server->drained) return;
+    if (writer_queue_depth(server->writer) > 0) return;
+    for (connection_t *connection = server->connections; connection; connection = connection->next) {
+        if (connection->writes_pending > 0) return;
+    }
+    server->drained = true;
+    while (server->connections != NULL) connection_close(server->connections, "shutdown");
+    uv_close((uv_handle_t *)&server->wakeup, handle_closed_quietly);
+    uv_close((uv_handle_t *)&server->signal_interrupt, handle_closed_quietly);
+    uv_close((uv_handle_t *)&server->signal_terminate, handle_closed_quietly);
+}
+
+static void on_signal(uv_signal_t *handle, int signal_number) {
+    server_t *server = handle->data;
+    if (server->shutting_down) return;
+    server->shutting_down = true;
+    server_log("shutdown", "signal=%d in_flight=%u", signal_number,
+               writer_queue_depth(server->writer));
+    uv_close((uv_handle_t *)&server->listener, handle_closed_quietly);
+    for (connection_t *connection = server->connections; connection; connection = connection->next) {
+        reading_set(connection, false);
+    }
+    server_check_drained(server);
+}
+
+/* ---- listening ---- */
+
+static int address_parse(const char *text, struct sockaddr_storage *address) {
+    char host[256];
+    const char *colon = strrchr(text, ':');
+    if (colon == NULL || colon == text || (size_t)(colon - text) >= sizeof(host)) return UV_EINVAL;
+    memcpy(host, text, (size_t)(colon - text));
+    host[colon - text] = '\0';
+    char *end = NULL;
+    long port = strtol(colon + 1, &end, 10);
+    if (*end != '\0' || port < 0 || port > 65535) return UV_EINVAL;
+    char *bare = host;
+    if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+        host[strlen(host) - 1] = '\0';
+        bare = host + 1;
+    }
+    if (uv_ip4_addr(bare, (int)port, (struct sockaddr_in *)address) == 0) return 0;
+    return uv_ip6_addr(bare, (int)port, (struct sockaddr_in6 *)address);
+}
+
+static int server_listen(server_t *server) {
+    struct sockaddr_storage address;
+    uv_tcp_init(&server->loop, &server->listener);
+    server->listener.data = server;
+    int error = address_parse(server->config->listen_address, &address);
+    if (error) {
+        server_log("listen_failed", "address=%s error=\"not HOST:PORT\"",
+                   server->config->listen_address);
+        return error;
+    }
+    error = uv_tcp_bind(&server->listener, (const struct sockaddr *)&address, 0);
+    if (!error) error = uv_listen((uv_stream_t *)&server->listener, LISTEN_BACKLOG, on_connection);
+    if (error) {
+        server_log("listen_failed", "address=%s error=\"%s\"", server->config->listen_address,
+                   uv_strerror(error));
+        return error;
+    }
+    int length = sizeof(address);
+    uv_tcp_getsockname(&server->listener, (struct sockaddr *)&address, &length);
+    char host[48] = "";
+    int port;
+    if (address.ss_family == AF_INET6) {
+        uv_ip6_name((struct sockaddr_in6 *)&address, host, sizeof(host));
+        port = ntohs(((struct sockaddr_in6 *)&address)->sin6_port);
+        server_log("listening", "address=[%s]:%d", host, port);
+    } else {
+        uv_ip4_name((struct sockaddr_in *)&address, host, sizeof(host));
+        port = ntohs(((struct sockaddr_in *)&address)->sin_port);
+        server_log("listening", "address=%s:%d", host, port);
+    }
+    return 0;
+}
+
+int net_run(const server_config_t *config, ledger_t *ledger) {
+    server_t *server = calloc(1, sizeof(*server));
+    if (server == NULL) return UV_ENOMEM;
+    server->config = config;
+    uv_loop_init(&server->loop);
+    uv_async_init(&server->loop, &server->wakeup, on_wakeup);
+    server->wakeup.data = server;
+    int error = writer_start(ledger, config, &server->wakeup, &server->writer);
+    if (error) {
+        uv_close((uv_handle_t *)&server->wakeup, NULL);
+        uv_run(&server->loop, UV_RUN_DEFAULT);
+        uv_loop_close(&server->loop);
+        free(server);
+        return error;
+    }
+    uv_signal_init(&server->loop, &server->signal_interrupt);
+    uv_signal_init(&server->loop, &server->signal_terminate);
+    server->signal_interrupt.data = server;
+    server->signal_terminate.data = server;
+    uv_signal_start(&server->signal_interrupt, on_signal, SIGINT);
+    uv_signal_start(&server->signal_terminate, on_signal, SIGTERM);
+    error = server_listen(server);
+    if (error) {
+        /* Same path as a signal, so every handle closes in order. */
+        server->shutting_down = true;
+        uv_close((uv_handle_t *)&server->listener, handle_closed_quietly);
+        server_check_drained(server);
+    }
+    uv_run(&server->loop, UV_RUN_DEFAULT);
+    writer_stop(server->writer);
+    uv_loop_close(&server->loop);
+    free(server);
+    return error;
+}

@@ -1,0 +1,88 @@
+/*
+ * server.h — what the parts of borsellinod share: configuration, the
+ * request that travels from the network loop to the writer and back, and
+ * the entry points of each part.
+ *
+ * Threads: the loop thread (net.c) owns every connection and libuv handle;
+ * the writer thread (writer.c) owns the ledger. They meet only in the two
+ * queues of writer.c (pending, completed), under its mutex, and through
+ * uv_async_send. A request is owned by the loop until submitted, by the
+ * writer until completed, then by the loop again, which writes its
+ * response frame and frees it.
+ */
+#ifndef BORSELLINO_SERVER_H
+#define BORSELLINO_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "borsellino.pb-c.h"
+#include "ledger.h"
+
+#define SERVER_VERSION "0.1.0"
+#define SERVER_LISTEN_DEFAULT "127.0.0.1:7450"
+#define SERVER_DATA_DEFAULT "borsellino-data"
+
+typedef struct server_config {
+    const char *data_path;
+    const char *listen_address;
+    uint32_t connections_max;
+    uint32_t in_flight_max;     /* requests in flight per connection */
+    uint32_t frame_size_max;    /* largest request body, bytes */
+    uint32_t batch_events_max;  /* events per create request */
+    uint32_t queue_depth_max;   /* requests submitted and not completed */
+    uint64_t idle_timeout_ms;   /* 0 = never */
+    uint32_t group_events_max;  /* events per group commit */
+} server_config_t;
+
+struct connection;
+
+typedef struct server_request {
+    struct server_request *next;
+    struct connection *connection;
+    Borsellino__V1__Request *request; /* decoded; freed by the writer */
+    uint32_t events_count;            /* events or ids it carries */
+    uint8_t *response_frame;          /* malloc'd by the writer */
+    size_t response_size;
+} server_request_t;
+
+/* ---- log.c ---- */
+
+/* Writes one line "time=... event=EVENT key=value ..." to stderr. The
+ * format arguments are the "key=value" pairs (printf-style). */
+void server_log(const char *event, const char *format, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* ---- writer.c ---- */
+
+typedef struct writer writer_t;
+
+/* Starts the writer thread on an open ledger. `wakeup` is signalled
+ * (uv_async_send) whenever completed requests are ready. */
+int writer_start(ledger_t *ledger, const server_config_t *config,
+                 uv_async_t *wakeup, writer_t **writer_out);
+
+/* Queues a request (never blocks; the loop bounds the queue itself). */
+void writer_submit(writer_t *writer, server_request_t *request);
+
+/* Takes every completed request, in completion order (NULL if none). */
+server_request_t *writer_take_completed(writer_t *writer);
+
+/* Requests submitted and not yet taken back. */
+uint32_t writer_queue_depth(writer_t *writer);
+
+/* Asks the thread to finish what is queued and stop; joins it. */
+void writer_stop(writer_t *writer);
+
+/* Connections open now (set by the loop, read by status requests). */
+void writer_set_connections(writer_t *writer, uint32_t connections);
+
+/* ---- net.c ---- */
+
+/* Runs the loop until SIGINT/SIGTERM and a graceful drain. Returns 0 or a
+ * negative libuv error (listen failed). */
+int net_run(const server_config_t *config, ledger_t *ledger);
+
+#endif

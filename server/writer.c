@@ -1,0 +1,217 @@
+/*
+ * writer.c — the writer thread and its two queues: group commit.
+ *
+ * The thread takes everything pending (at most group_events_max events),
+ * opens one write group, dispatches each request in order, and commits
+ * once: one LMDB write transaction and one durable commit for the whole
+ * group. Only then are the requests moved to the completed queue and the
+ * loop woken, so no response leaves before its data is on disk. A group
+ * whose commit fails answers every one of its requests with an error
+ * status (nothing of it was applied); a group that outgrew the map is run
+ * again after the ledger grew the map.
+ *
+ * FIFO order is kept end to end: the pending queue, the group, and the
+ * completed queue are all first-in first-out, so responses of one
+ * connection come back in request order.
+ */
+#include <assert.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "dispatch.h"
+#include "frame.h"
+
+typedef struct request_list {
+    server_request_t *head;
+    server_request_t *tail;
+} request_list_t;
+
+struct writer {
+    ledger_t *ledger;
+    const server_config_t *config;
+    uv_async_t *wakeup;
+    pthread_t thread;
+    pthread_mutex_t mutex;
+    pthread_cond_t work;
+    request_list_t pending;
+    request_list_t completed;
+    uint32_t depth; /* submitted, not yet taken back */
+    uint32_t connections;
+    bool stopping;
+    uint64_t started_ns;
+};
+
+enum { WRITER_GROUP_RETRIES_MAX = 8 };
+
+static void list_push(request_list_t *list, server_request_t *request) {
+    request->next = NULL;
+    if (list->tail) list->tail->next = request;
+    else list->head = request;
+    list->tail = request;
+}
+
+static void list_append(request_list_t *list, request_list_t *other) {
+    if (other->head == NULL) return;
+    if (list->tail) list->tail->next = other->head;
+    else list->head = other->head;
+    list->tail = other->tail;
+    other->head = other->tail = NULL;
+}
+
+/* Takes pending requests up to the group's event bound (at least one). */
+static request_list_t take_group(writer_t *writer) {
+    request_list_t group = {NULL, NULL};
+    uint64_t events = 0;
+    while (writer->pending.head != NULL) {
+        server_request_t *request = writer->pending.head;
+        uint64_t request_events = request->events_count ? request->events_count : 1;
+        if (group.head != NULL && events + request_events > writer->config->group_events_max) break;
+        writer->pending.head = request->next;
+        if (writer->pending.head == NULL) writer->pending.tail = NULL;
+        list_push(&group, request);
+        events += request_events;
+    }
+    return group;
+}
+
+static uint64_t monotonic_ns(void) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec;
+}
+
+/* Runs the group once; returns the ledger error of its commit (0 = all
+ * responses are final). */
+static int group_run(writer_t *writer, request_list_t *group) {
+    pthread_mutex_lock(&writer->mutex);
+    dispatch_context_t context = {writer->ledger, writer->config, writer->connections,
+                                  writer->depth, writer->started_ns};
+    pthread_mutex_unlock(&writer->mutex);
+    int error = ledger_write_begin(writer->ledger);
+    if (error) return error;
+    for (server_request_t *request = group->head; request != NULL; request = request->next) {
+        error = dispatch_request(&context, request);
+        if (error) break; /* the group has failed; commit rolls it back */
+    }
+    if (error) {
+        ledger_write_abort(writer->ledger);
+        return error;
+    }
+    return ledger_write_commit(writer->ledger);
+}
+
+static void group_commit(writer_t *writer, request_list_t *group) {
+    uint64_t started = monotonic_ns();
+    int error = group_run(writer, group);
+    for (int retry = 0; error == LEDGER_ERR_MAP_GROWN && retry < WRITER_GROUP_RETRIES_MAX; retry++) {
+        error = group_run(writer, group);
+    }
+    uint32_t requests = 0;
+    for (server_request_t *request = group->head; request != NULL; request = request->next) {
+        requests++;
+        if (error) {
+            dispatch_fail_response(request, dispatch_status_for_error(error),
+                                   ledger_strerror(error));
+        }
+    }
+    if (error) {
+        server_log("group_failed", "requests=%u error=\"%s\" detail=\"%s\"", requests,
+                   ledger_strerror(error), ledger_last_error_message(writer->ledger));
+    }
+    (void)started;
+}
+
+static void *writer_main(void *argument) {
+    writer_t *writer = argument;
+    pthread_mutex_lock(&writer->mutex);
+    for (;;) {
+        while (writer->pending.head == NULL && !writer->stopping) {
+            pthread_cond_wait(&writer->work, &writer->mutex);
+        }
+        if (writer->pending.head == NULL && writer->stopping) break;
+        request_list_t group = take_group(writer);
+        pthread_mutex_unlock(&writer->mutex);
+        group_commit(writer, &group);
+        for (server_request_t *request = group.head; request != NULL; request = request->next) {
+            frame_request_free(request->request);
+            request->request = NULL;
+        }
+        pthread_mutex_lock(&writer->mutex);
+        list_append(&writer->completed, &group);
+        uv_async_send(writer->wakeup);
+    }
+    pthread_mutex_unlock(&writer->mutex);
+    return NULL;
+}
+
+int writer_start(ledger_t *ledger, const server_config_t *config, uv_async_t *wakeup,
+                 writer_t **writer_out) {
+    writer_t *writer = calloc(1, sizeof(*writer));
+    if (writer == NULL) return UV_ENOMEM;
+    writer->ledger = ledger;
+    writer->config = config;
+    writer->wakeup = wakeup;
+    writer->started_ns = monotonic_ns();
+    pthread_mutex_init(&writer->mutex, NULL);
+    pthread_cond_init(&writer->work, NULL);
+    if (pthread_create(&writer->thread, NULL, writer_main, writer) != 0) {
+        free(writer);
+        return UV_EAGAIN;
+    }
+    *writer_out = writer;
+    return 0;
+}
+
+void writer_submit(writer_t *writer, server_request_t *request) {
+    pthread_mutex_lock(&writer->mutex);
+    list_push(&writer->pending, request);
+    writer->depth++;
+    pthread_cond_signal(&writer->work);
+    pthread_mutex_unlock(&writer->mutex);
+}
+
+server_request_t *writer_take_completed(writer_t *writer) {
+    pthread_mutex_lock(&writer->mutex);
+    server_request_t *head = writer->completed.head;
+    for (server_request_t *request = head; request != NULL; request = request->next) {
+        assert(writer->depth > 0);
+        writer->depth--;
+    }
+    writer->completed.head = writer->completed.tail = NULL;
+    pthread_mutex_unlock(&writer->mutex);
+    return head;
+}
+
+uint32_t writer_queue_depth(writer_t *writer) {
+    pthread_mutex_lock(&writer->mutex);
+    uint32_t depth = writer->depth;
+    pthread_mutex_unlock(&writer->mutex);
+    return depth;
+}
+
+void writer_set_connections(writer_t *writer, uint32_t connections) {
+    pthread_mutex_lock(&writer->mutex);
+    writer->connections = connections;
+    pthread_mutex_unlock(&writer->mutex);
+}
+
+void writer_stop(writer_t *writer) {
+    pthread_mutex_lock(&writer->mutex);
+    writer->stopping = true;
+    pthread_cond_signal(&writer->work);
+    pthread_mutex_unlock(&writer->mutex);
+    pthread_join(writer->thread, NULL);
+    /* Requests completed after the loop stopped are freed here. */
+    server_request_t *request = writer->completed.head;
+    while (request != NULL) {
+        server_request_t *next = request->next;
+        free(request->response_frame);
+        free(request);
+        request = next;
+    }
+    pthread_mutex_destroy(&writer->mutex);
+    pthread_cond_destroy(&writer->work);
+    free(writer);
+}
