@@ -9,8 +9,9 @@
  * completed queue in submission order and are written in that order, so
  * each connection sees answers in request order. Reading stops (and
  * resumes later) when the connection has in_flight_max requests in flight,
- * when its unsent responses exceed WRITE_QUEUE_BYTES_MAX (a client that
- * does not read), or when the writer queue holds queue_depth_max requests;
+ * when it holds CONNECTION_BYTES_MAX bytes of requests in flight and unsent
+ * responses (a client that does not read), or when the writer queue holds
+ * queue_depth_max requests;
  * nothing is buffered without bound. A framing violation closes that
  * connection only.
  *
@@ -27,7 +28,11 @@
 
 enum {
     READ_CHUNK_SIZE = 64 * 1024,
-    WRITE_QUEUE_BYTES_MAX = 16 * 1024 * 1024,
+    /* Bytes one connection may hold in the server at once: its requests in
+     * flight (their bodies and an estimate of their responses) plus its
+     * responses not yet sent. Reading pauses above it, so a client that
+     * does not read its responses costs at most this plus one request. */
+    CONNECTION_BYTES_MAX = 8 * 1024 * 1024,
     LISTEN_BACKLOG = 511,
 };
 
@@ -46,6 +51,7 @@ typedef struct connection {
     uint32_t in_flight;      /* submitted, response not yet handed to uv_write */
     uint32_t writes_pending; /* uv_write calls not yet completed */
     uint32_t refs;           /* requests in the writer pointing here */
+    uint64_t bytes_in_flight; /* request bodies + response estimates in flight */
     int handles_open;
     bool reading;
     bool closing;
@@ -157,11 +163,32 @@ static bool connection_may_submit(const connection_t *connection) {
     const server_t *server = connection->server;
     if (server->shutting_down || connection->closing) return false;
     if (connection->in_flight >= server->config->in_flight_max) return false;
-    if (uv_stream_get_write_queue_size((const uv_stream_t *)&connection->tcp) >
-        WRITE_QUEUE_BYTES_MAX) {
-        return false;
-    }
+    uint64_t held = connection->bytes_in_flight +
+                    uv_stream_get_write_queue_size((const uv_stream_t *)&connection->tcp);
+    /* Checked before a request is taken, so one large request is always
+     * allowed while the connection holds less than the bound. */
+    if (held >= CONNECTION_BYTES_MAX) return false;
     return writer_queue_depth(server->writer) < server->config->queue_depth_max;
+}
+
+/* An upper estimate of a request's response size, from what it asks for:
+ * about 160 bytes per account, transfer or history entry, 16 per event
+ * result. */
+static uint64_t response_estimate(const Borsellino__V1__Request *request) {
+    switch (request->op_case) {
+    case BORSELLINO__V1__REQUEST__OP_CREATE_ACCOUNTS:
+        return 64 + 16 * (uint64_t)request->create_accounts->n_accounts;
+    case BORSELLINO__V1__REQUEST__OP_CREATE_TRANSFERS:
+        return 64 + 16 * (uint64_t)request->create_transfers->n_transfers;
+    case BORSELLINO__V1__REQUEST__OP_LOOKUP_ACCOUNTS:
+        return 64 + 160 * (uint64_t)request->lookup_accounts->n_ids;
+    case BORSELLINO__V1__REQUEST__OP_LOOKUP_TRANSFERS:
+        return 64 + 160 * (uint64_t)request->lookup_transfers->n_ids;
+    case BORSELLINO__V1__REQUEST__OP_ACCOUNT_HISTORY:
+        return 64 + 160 * (uint64_t)request->account_history->limit;
+    default:
+        return 256;
+    }
 }
 
 static uint32_t request_events(const Borsellino__V1__Request *request) {
@@ -200,6 +227,8 @@ static long connection_take_frame(connection_t *connection, size_t offset) {
     request->connection = connection;
     request->request = decoded;
     request->events_count = request_events(decoded);
+    request->bytes_held = body_size + response_estimate(decoded);
+    connection->bytes_in_flight += request->bytes_held;
     connection->refs++;
     connection->in_flight++;
     writer_submit(connection->server->writer, request);
@@ -244,6 +273,7 @@ static void response_send(server_request_t *request) {
     connection_t *connection = request->connection;
     connection->refs--;
     connection->in_flight--;
+    connection->bytes_in_flight -= request->bytes_held;
     if (connection->closing || request->response_frame == NULL) {
         if (!connection->closing) connection_close(connection, "response_encoding_failed");
         free(request->response_frame);

@@ -44,6 +44,7 @@ typedef struct server_request {
     struct connection *connection;
     Borsellino__V1__Request *request; /* decoded; freed by the writer */
     uint32_t events_count;            /* events or ids it carries */
+    uint64_t bytes_held;              /* body + response estimate (net.c) */
     uint8_t *response_frame;          /* malloc'd by the writer */
     size_t response_size;
 } server_request_t;

@@ -82,6 +82,29 @@ static uint64_t monotonic_ns(void) {
     return (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec;
 }
 
+static bool request_is_write(const server_request_t *request) {
+    Borsellino__V1__Request__OpCase op = request->request->op_case;
+    return op == BORSELLINO__V1__REQUEST__OP_CREATE_ACCOUNTS ||
+           op == BORSELLINO__V1__REQUEST__OP_CREATE_TRANSFERS;
+}
+
+/* No write group could be opened (storage full, I/O error): reads are
+ * still answered from the committed state; writes get the error. */
+static int group_run_reads_only(dispatch_context_t *context, request_list_t *group,
+                                int begin_error) {
+    for (server_request_t *request = group->head; request != NULL; request = request->next) {
+        int error = request_is_write(request) ? begin_error : dispatch_request(context, request);
+        if (error) {
+            dispatch_fail_response(request, dispatch_status_for_error(error),
+                                   ledger_strerror(error));
+        }
+    }
+    if (begin_error != 0) {
+        server_log("writes_refused", "error=\"%s\"", ledger_strerror(begin_error));
+    }
+    return 0;
+}
+
 /* Runs the group once; returns the ledger error of its commit (0 = all
  * responses are final). */
 static int group_run(writer_t *writer, request_list_t *group) {
@@ -90,7 +113,7 @@ static int group_run(writer_t *writer, request_list_t *group) {
                                   writer->depth, writer->started_ns};
     pthread_mutex_unlock(&writer->mutex);
     int error = ledger_write_begin(writer->ledger);
-    if (error) return error;
+    if (error) return group_run_reads_only(&context, group, error);
     for (server_request_t *request = group->head; request != NULL; request = request->next) {
         error = dispatch_request(&context, request);
         if (error) break; /* the group has failed; commit rolls it back */

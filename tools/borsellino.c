@@ -1,6 +1,9 @@
 /*
  * borsellino.c — the `borsellino` command-line tool: dispatches to its
- * subcommands and prints the truth about them in --help.
+ * subcommands and prints the truth about them in --help. The client
+ * commands (account, transfer, status, bench) talk to borsellinod over the
+ * protocol through client.c; demo and bench-ledger open a data directory
+ * in-process.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -12,7 +15,18 @@
 static const char usage[] =
     "usage: borsellino COMMAND [OPTIONS]\n"
     "\n"
-    "Commands:\n"
+    "Commands talking to a borsellinod server (--addr HOST:PORT, default\n"
+    CLIENT_ADDRESS_DEFAULT "; --json for scripts):\n"
+    "  account create|lookup|history|balance\n"
+    "                create accounts, show them, their history and balances\n"
+    "  transfer create|post|void|lookup\n"
+    "                move money (one transfer, or a batch from a CSV or JSON\n"
+    "                Lines file), complete or cancel pending transfers, show them\n"
+    "  status        the server's version, journal, accounts, storage and limits\n"
+    "  bench         load generator over the protocol: transfers/s, batch latency\n"
+    "                percentiles, then checks the server's balances\n"
+    "\n"
+    "Commands working on a data directory in-process (no server):\n"
     "  demo          run an in-process tour of the ledger engine: accounts, a\n"
     "                transfer, a linked chain, a pending transfer then posted,\n"
     "                a refused overdraft; prints balances and verifies the books\n"
@@ -65,6 +79,10 @@ int main(int argc, char **argv) {
     }
     if (strcmp(argv[1], "demo") == 0) return cli_demo(argc - 1, argv + 1);
     if (strcmp(argv[1], "bench-ledger") == 0) return cli_bench_ledger(argc - 1, argv + 1);
+    if (strcmp(argv[1], "account") == 0) return cli_account(argc - 1, argv + 1);
+    if (strcmp(argv[1], "transfer") == 0) return cli_transfer(argc - 1, argv + 1);
+    if (strcmp(argv[1], "status") == 0) return cli_status(argc - 1, argv + 1);
+    if (strcmp(argv[1], "bench") == 0) return cli_bench(argc - 1, argv + 1);
     fprintf(stderr, "borsellino: unknown command %s\n\n%s", argv[1], usage);
     return CLI_EXIT_USAGE;
 }
