@@ -1139,9 +1139,11 @@ static void test_bench(void) {
     CHECK_JSON(run->out);
     TEST_CHECK_EQ(json_number(run->out, "in_flight"), 1);
     TEST_CHECK_EQ(json_number(run->out, "requests"), 300);
-    run = TOOL(&server, "bench", "--duration", "0.5", "--accounts", "10", "--batch", "10", "--json");
+    run = TOOL(&server, "bench", "--duration", "0.5", "--accounts", "10", "--batch", "10",
+               "--idle-connections", "50", "--json");
     CHECK_EXIT(run, 0);
     CHECK_CONTAINS(run->out, "\"verified\":true");
+    TEST_CHECK_EQ(json_number(run->out, "idle_connections"), 50);
     server_finish(&server);
 }
 

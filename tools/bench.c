@@ -62,6 +62,8 @@ static const char bench_usage[] =
     "  --ledger N         ledger of the accounts and transfers (default 978)\n"
     "  --seed N           seed of the random choices (default: from the clock)\n"
     "  --no-verify        skip the balance check\n"
+    "  --idle-connections N  hold N more connections open, silent, during the\n"
+    "                     run (the server's --connections-max must allow them)\n"
     "  --addr HOST:PORT   the server (default " CLIENT_ADDRESS_DEFAULT ")\n"
     "  --timeout-ms N     give up on an answer after N ms (default 60000)\n"
     "  --json             print one JSON object: transfers_per_second,\n"
@@ -98,6 +100,11 @@ static bool bench_option(bench_config_t *config, const char *option, const char 
         return end != value && *end == '\0' && config->duration_s > 0;
     }
     if (strcmp(option, "--seed") == 0) return cli_parse_u64(value, UINT64_MAX, &config->seed);
+    if (strcmp(option, "--idle-connections") == 0) {
+        bool ok = cli_parse_count(value, &number) && number <= BENCH_IDLE_CONNECTIONS_MAX;
+        config->idle_connections = (uint32_t)number;
+        return ok;
+    }
     if (!cli_parse_count(value, &number) || number == 0) return false;
     if (strcmp(option, "--connections") == 0 && number <= BENCH_CONNECTIONS_MAX) config->connections = (uint32_t)number;
     else if (strcmp(option, "--batch") == 0 && number <= LEDGER_BATCH_EVENTS_MAX) config->batch = (uint32_t)number;
@@ -110,6 +117,7 @@ static bool bench_option(bench_config_t *config, const char *option, const char 
         config->transfers = number;
         config->duration_s = 0;
     } else if (strcmp(option, "--ledger") == 0 && number <= UINT32_MAX) config->ledger = (uint32_t)number;
+
     else return false;
     return true;
 }
@@ -452,7 +460,7 @@ static void bench_report_json(const bench_config_t *config, const bench_outcome_
            "\"errors\":%llu,\"requests\":%llu,\"seconds\":%.3f,\"accounts\":%llu,"
            "\"accounts_seconds\":%.3f,\"connections\":%u,\"batch\":%u,\"in_flight\":%u,"
            "\"ids\":\"%s\",\"hot_share\":%g,\"pending_share\":%g,\"verified\":%s,"
-           "\"accounts_mismatched\":%llu,\"complete\":%s",
+           "\"accounts_mismatched\":%llu,\"complete\":%s,\"idle_connections\":%u",
            per_second, outcome->latency_ms[0], outcome->latency_ms[1], outcome->latency_ms[2],
            outcome->latency_ms[3], (unsigned long long)outcome->transfers,
            (unsigned long long)outcome->errors, (unsigned long long)outcome->requests,
@@ -460,7 +468,7 @@ static void bench_report_json(const bench_config_t *config, const bench_outcome_
            outcome->accounts_seconds, config->connections, config->batch, config->in_flight,
            config->random_ids ? "random" : "time", config->hot_share, config->pending_share,
            verified ? "true" : "false", (unsigned long long)mismatched,
-           outcome->failed ? "false" : "true");
+           outcome->failed ? "false" : "true", config->idle_connections);
     if (outcome->message[0]) {
         fputs(",\"first_error\":", stdout);
         cli_json_string(stdout, outcome->message);
@@ -473,10 +481,10 @@ static void bench_report_human(const bench_config_t *config, const bench_outcome
     double per_second = outcome->elapsed_seconds > 0
                             ? (double)outcome->transfers / outcome->elapsed_seconds : 0;
     printf("bench: %u connections, batches of %u, %u in flight each, %llu accounts, %s ids, "
-           "hot share %g, pending share %g\n",
+           "hot share %g, pending share %g, %u idle connections\n",
            config->connections, config->batch, config->in_flight,
            (unsigned long long)config->accounts, config->random_ids ? "random" : "time-ordered",
-           config->hot_share, config->pending_share);
+           config->hot_share, config->pending_share, config->idle_connections);
     printf("accounts     %12llu created in %.2f s\n", (unsigned long long)config->accounts,
            outcome->accounts_seconds);
     printf("transfers    %12llu in %.2f s (%llu requests), %llu errors\n",
@@ -509,16 +517,42 @@ static ledger_u128_t *bench_account_ids(const bench_config_t *config) {
     return ids;
 }
 
+/* Opens the idle connections (each answers one status request first, so
+ * it is known to be accepted). Returns 0 or an exit code. */
+static int bench_idle_open(const bench_config_t *config, client_t **idle) {
+    for (uint32_t i = 0; i < config->idle_connections; i++) {
+        int exit_code = cli_connect(&config->net, "bench", &idle[i]);
+        if (exit_code != 0) return exit_code;
+        Borsellino__V1__StatusRequest status = BORSELLINO__V1__STATUS_REQUEST__INIT;
+        Borsellino__V1__Request request = BORSELLINO__V1__REQUEST__INIT;
+        request.op_case = BORSELLINO__V1__REQUEST__OP_STATUS;
+        request.status = &status;
+        Borsellino__V1__Response *response = NULL;
+        exit_code = cli_call(idle[i], &config->net, "bench", &request,
+                             BORSELLINO__V1__RESPONSE__RESULT_STATUS_RESULT, &response);
+        frame_response_free(response);
+        if (exit_code != 0) {
+            fprintf(stderr, "borsellino bench: idle connection %u of %u was not served\n", i + 1,
+                    config->idle_connections);
+            return exit_code;
+        }
+    }
+    return 0;
+}
+
 /* Creates the accounts, runs the load and verifies; fills the outcome. */
 static int bench_execute(const bench_config_t *config, bench_shared_t *shared, bench_setup_t *setup,
                          bench_worker_t *workers, bench_outcome_t *outcome) {
+    client_t **idle = calloc(config->idle_connections + 1, sizeof *idle);
+    if (idle == NULL) return cli_fail(&config->net, "bench", "no_memory", "out of memory");
+    int exit_code = bench_idle_open(config, idle);
     uint64_t accounts_start_ns = bench_now_ns();
-    int exit_code = bench_setup_run(setup, false);
-    if (exit_code != 0) return exit_code;
+    if (exit_code == 0) exit_code = bench_setup_run(setup, false);
     outcome->accounts_seconds = (double)(bench_now_ns() - accounts_start_ns) / 1e9;
-    exit_code = bench_load(shared, workers, outcome);
-    if (exit_code != 0) return exit_code;
-    if (config->verify && !outcome->failed) exit_code = bench_setup_run(setup, true);
+    if (exit_code == 0) exit_code = bench_load(shared, workers, outcome);
+    if (exit_code == 0 && config->verify && !outcome->failed) exit_code = bench_setup_run(setup, true);
+    for (uint32_t i = 0; i < config->idle_connections; i++) client_close(idle[i]);
+    free(idle);
     return exit_code;
 }
 

@@ -25,6 +25,7 @@
 
 enum {
     BENCH_CONNECTIONS_MAX = 1024,
+    BENCH_IDLE_CONNECTIONS_MAX = 10000,
     BENCH_IN_FLIGHT_MAX = 64,
     BENCH_ACCOUNTS_MAX = 10000000,
     /* Amounts are drawn from 1..BENCH_AMOUNT_MAX minor units. */
@@ -47,6 +48,7 @@ typedef struct bench_config {
     uint32_t ledger;
     uint64_t seed;
     bool verify;
+    uint32_t idle_connections; /* held open, silent, during the run */
 } bench_config_t;
 
 /* Expected balances of one account: what the server acknowledged. */
