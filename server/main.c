@@ -36,6 +36,8 @@ static const char usage[] =
     "  --idle-timeout-ms MS    close connections idle this long (default 300000;\n"
     "                          0 = never)\n"
     "  --group-events-max N    events per group commit (default 65536)\n"
+    "  --shutdown-timeout-ms MS  on SIGTERM, wait at most this long for clients\n"
+    "                          to read their last answers (default 10000)\n"
     "  --help                  this text\n"
     "\n"
     "Logs: one line per event on stderr, key=value. SIGINT/SIGTERM: stop\n"
@@ -71,7 +73,8 @@ static bool address_is_loopback(const char *address) {
 /* Returns -1 to go on, or an exit code. */
 static int parse_arguments(int argc, char **argv, server_config_t *config, bool *insecure) {
     uint64_t connections = 1024, in_flight = 256, frame = FRAME_BODY_SIZE_MAX_DEFAULT,
-             batch = LEDGER_BATCH_EVENTS_MAX, queue = 8192, idle = 300000, group = 65536;
+             batch = LEDGER_BATCH_EVENTS_MAX, queue = 8192, idle = 300000, group = 65536,
+             shutdown = 10000;
     flag_u64_t flags[] = {
         {"--connections-max", 1, 1000000, &connections},
         {"--in-flight-max", 1, 65536, &in_flight},
@@ -80,6 +83,7 @@ static int parse_arguments(int argc, char **argv, server_config_t *config, bool 
         {"--queue-depth-max", 1, 1000000, &queue},
         {"--idle-timeout-ms", 0, 86400000ull * 365, &idle},
         {"--group-events-max", 1, 1000000, &group},
+        {"--shutdown-timeout-ms", 0, 3600000, &shutdown},
     };
     for (int i = 1; i < argc; i++) {
         const char *next = i + 1 < argc ? argv[i + 1] : NULL;
@@ -113,6 +117,7 @@ static int parse_arguments(int argc, char **argv, server_config_t *config, bool 
     config->queue_depth_max = (uint32_t)queue;
     config->idle_timeout_ms = idle;
     config->group_events_max = (uint32_t)group;
+    config->shutdown_timeout_ms = shutdown;
     return -1;
 }
 

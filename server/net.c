@@ -55,6 +55,7 @@ typedef struct connection {
     int handles_open;
     bool reading;
     bool closing;
+    bool peer_done; /* the peer shut its side: answer what is in flight, close */
 } connection_t;
 
 struct server {
@@ -63,12 +64,14 @@ struct server {
     uv_async_t wakeup;
     uv_signal_t signal_interrupt;
     uv_signal_t signal_terminate;
+    uv_timer_t shutdown_timer;
     const server_config_t *config;
     writer_t *writer;
     connection_t *connections;
     uint32_t connections_count;
     uint64_t connection_id_next;
     bool shutting_down;
+    bool drain_forced; /* the shutdown timeout passed */
     bool drained;
 };
 
@@ -79,6 +82,7 @@ typedef struct write_request {
 } write_request_t;
 
 static void connection_process(connection_t *connection);
+static void reading_set(connection_t *connection, bool reading);
 static void server_check_drained(server_t *server);
 
 /* ---- connection lifetime ---- */
@@ -109,6 +113,15 @@ static void connection_close(connection_t *connection, const char *reason) {
     uv_close((uv_handle_t *)&connection->tcp, connection_handle_closed);
     uv_close((uv_handle_t *)&connection->idle_timer, connection_handle_closed);
     server_check_drained(server);
+}
+
+/* Closes a connection whose peer has finished sending once every answer
+ * it is owed has been written. */
+static void connection_close_if_answered(connection_t *connection) {
+    if (!connection->peer_done || connection->closing) return;
+    if (connection->in_flight == 0 && connection->writes_pending == 0) {
+        connection_close(connection, "peer_closed");
+    }
 }
 
 /* ---- reading ---- */
@@ -142,8 +155,15 @@ static void idle_timer_restart(connection_t *connection) {
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buffer) {
     (void)buffer;
     connection_t *connection = stream->data;
+    if (nread == UV_EOF) {
+        /* A half-closed peer still reads: answer what it sent, then close. */
+        connection->peer_done = true;
+        reading_set(connection, false);
+        connection_close_if_answered(connection);
+        return;
+    }
     if (nread < 0) {
-        connection_close(connection, nread == UV_EOF ? "peer_closed" : uv_err_name((int)nread));
+        connection_close(connection, uv_err_name((int)nread));
         return;
     }
     connection->buffer_used += (size_t)nread;
@@ -161,7 +181,7 @@ static void reading_set(connection_t *connection, bool reading) {
 /* May this connection submit another request now? */
 static bool connection_may_submit(const connection_t *connection) {
     const server_t *server = connection->server;
-    if (server->shutting_down || connection->closing) return false;
+    if (server->shutting_down || connection->closing || connection->peer_done) return false;
     if (connection->in_flight >= server->config->in_flight_max) return false;
     uint64_t held = connection->bytes_in_flight +
                     uv_stream_get_write_queue_size((const uv_stream_t *)&connection->tcp);
@@ -264,6 +284,7 @@ static void on_write(uv_write_t *request, int status) {
     free(write);
     if (status < 0 && !connection->closing) connection_close(connection, uv_err_name(status));
     else if (!connection->closing && !connection->reading) connection_process(connection);
+    connection_close_if_answered(connection);
     server_check_drained(connection->server);
     connection_free_if_done(connection);
 }
@@ -398,21 +419,37 @@ static void handle_closed_quietly(uv_handle_t *handle) {
  * and written, close the remaining connections and the loop's handles. */
 static void server_check_drained(server_t *server) {
     if (!server->shutting_down || server->drained) return;
+    /* The writer's queue always empties (it only waits on the disk), so
+     * even a forced drain waits for it: every taken request is finished. */
     if (writer_queue_depth(server->writer) > 0) return;
-    for (connection_t *connection = server->connections; connection; connection = connection->next) {
+    for (connection_t *connection = server->connections; connection && !server->drain_forced;
+         connection = connection->next) {
         if (connection->writes_pending > 0) return;
     }
     server->drained = true;
+    uv_close((uv_handle_t *)&server->shutdown_timer, handle_closed_quietly);
     while (server->connections != NULL) connection_close(server->connections, "shutdown");
     uv_close((uv_handle_t *)&server->wakeup, handle_closed_quietly);
     uv_close((uv_handle_t *)&server->signal_interrupt, handle_closed_quietly);
     uv_close((uv_handle_t *)&server->signal_terminate, handle_closed_quietly);
 }
 
+/* A client that never reads its answers must not hold the shutdown
+ * forever: after the timeout, close whatever is left. */
+static void on_shutdown_timeout(uv_timer_t *timer) {
+    server_t *server = timer->data;
+    if (server->drained) return;
+    server_log("shutdown_timeout", "connections=%u", server->connections_count);
+    server->drain_forced = true;
+    server_check_drained(server);
+}
+
 static void on_signal(uv_signal_t *handle, int signal_number) {
     server_t *server = handle->data;
     if (server->shutting_down) return;
     server->shutting_down = true;
+    uv_timer_start(&server->shutdown_timer, on_shutdown_timeout,
+                   server->config->shutdown_timeout_ms, 0);
     server_log("shutdown", "signal=%d in_flight=%u", signal_number,
                writer_queue_depth(server->writer));
     uv_close((uv_handle_t *)&server->listener, handle_closed_quietly);
@@ -494,6 +531,8 @@ int net_run(const server_config_t *config, ledger_t *ledger) {
     uv_signal_init(&server->loop, &server->signal_terminate);
     server->signal_interrupt.data = server;
     server->signal_terminate.data = server;
+    uv_timer_init(&server->loop, &server->shutdown_timer);
+    server->shutdown_timer.data = server;
     uv_signal_start(&server->signal_interrupt, on_signal, SIGINT);
     uv_signal_start(&server->signal_terminate, on_signal, SIGTERM);
     error = server_listen(server);

@@ -35,6 +35,7 @@ typedef struct server_config {
     uint32_t queue_depth_max;   /* requests submitted and not completed */
     uint64_t idle_timeout_ms;   /* 0 = never */
     uint32_t group_events_max;  /* events per group commit */
+    uint64_t shutdown_timeout_ms; /* wait this long for clients to read */
 } server_config_t;
 
 struct connection;
