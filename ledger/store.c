@@ -147,6 +147,23 @@ static int store_check_format(ledger_t *ledger, MDB_txn *txn, bool is_new) {
     return 0;
 }
 
+/* A data.mdb shorter than the pages its meta page claims would make LMDB
+ * touch memory past the end of the file (SIGBUS): refuse it instead. */
+static int store_check_file_size(ledger_t *ledger, const char *path,
+                                 const MDB_envinfo *info) {
+    char file[4096];
+    struct stat status;
+    MDB_stat stat_info;
+    snprintf(file, sizeof(file), "%s/data.mdb", path);
+    if (stat(file, &status) != 0) return 0; /* a new directory */
+    mdb_env_stat(ledger->env, &stat_info);
+    uint64_t needed = ((uint64_t)info->me_last_pgno + 1) * stat_info.ms_psize;
+    if ((uint64_t)status.st_size >= needed) return 0;
+    ledger_set_error(ledger, "%s is truncated: %lld bytes, but its last commit uses %llu",
+                     file, (long long)status.st_size, (unsigned long long)needed);
+    return LEDGER_ERR_CORRUPT;
+}
+
 static int store_open_env(ledger_t *ledger, const char *path) {
     int error = mdb_env_create(&ledger->env);
     if (error) return error;
@@ -164,7 +181,7 @@ static int store_open_env(ledger_t *ledger, const char *path) {
     MDB_envinfo info;
     mdb_env_info(ledger->env, &info);
     ledger->map_size = info.me_mapsize;
-    return 0;
+    return store_check_file_size(ledger, path, &info);
 }
 
 int store_open(ledger_t *ledger, const char *path) {

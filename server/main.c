@@ -136,8 +136,14 @@ int main(int argc, char **argv) {
     ledger_t *ledger = NULL;
     int error = ledger_open(config.data_path, NULL, &ledger);
     if (error) {
-        server_log("start_failed", "data=%s error=\"%s\"", config.data_path,
-                   ledger_last_error_message(NULL));
+        /* Never repaired silently: say what is wrong and how to look. */
+        server_log("start_failed",
+                   "data=%s error=\"%s\" hint=\"nothing was changed; inspect the data "
+                   "with: borsellino audit verify --data %s\"",
+                   config.data_path, ledger_last_error_message(NULL), config.data_path);
+        fprintf(stderr, "borsellinod: cannot open the ledger in %s: %s\n"
+                        "Nothing was changed. Inspect it with: borsellino audit verify --data %s\n",
+                config.data_path, ledger_last_error_message(NULL), config.data_path);
         return 1;
     }
     ledger_stats_t stats;

@@ -20,6 +20,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <lmdb.h>
+
 #include "dispatch.h"
 #include "frame.h"
 
@@ -40,6 +42,12 @@ struct writer {
     uint32_t depth; /* submitted, not yet taken back */
     uint32_t connections;
     bool stopping;
+    /* Set by an I/O error from the disk. After a failed write or fsync the
+     * kernel's page cache may no longer match the disk, so the only safe
+     * course is to refuse every further write until a restart, when LMDB
+     * recovers from its last durable meta page. Reads keep working. */
+    int fault_error;
+    bool storage_full; /* the last write group failed for lack of space */
     uint64_t started_ns;
 };
 
@@ -82,6 +90,20 @@ static uint64_t monotonic_ns(void) {
     return (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec;
 }
 
+/* An error from the disk itself (errno, or LMDB's own fatal codes) rather
+ * than a full disk or a logical refusal. */
+static bool error_is_storage_fault(int error) {
+    return error > 0 || error == MDB_PANIC || error == MDB_CORRUPTED ||
+           error == MDB_BAD_TXN;
+}
+
+static Borsellino__V1__Status writer_status_for_error(const writer_t *writer, int error) {
+    if (writer->fault_error != 0 && error_is_storage_fault(error)) {
+        return BORSELLINO__V1__STATUS__STATUS_STORAGE_FAULT;
+    }
+    return dispatch_status_for_error(error);
+}
+
 static bool request_is_write(const server_request_t *request) {
     Borsellino__V1__Request__OpCase op = request->request->op_case;
     return op == BORSELLINO__V1__REQUEST__OP_CREATE_ACCOUNTS ||
@@ -92,17 +114,37 @@ static bool request_is_write(const server_request_t *request) {
  * still answered from the committed state; writes get the error. */
 static int group_run_reads_only(dispatch_context_t *context, request_list_t *group,
                                 int begin_error) {
+    Borsellino__V1__Status status = error_is_storage_fault(begin_error)
+                                        ? BORSELLINO__V1__STATUS__STATUS_STORAGE_FAULT
+                                        : dispatch_status_for_error(begin_error);
     for (server_request_t *request = group->head; request != NULL; request = request->next) {
         int error = request_is_write(request) ? begin_error : dispatch_request(context, request);
-        if (error) {
+        if (error == begin_error) {
+            dispatch_fail_response(request, status, ledger_strerror(error));
+        } else if (error) {
             dispatch_fail_response(request, dispatch_status_for_error(error),
                                    ledger_strerror(error));
         }
     }
-    if (begin_error != 0) {
-        server_log("writes_refused", "error=\"%s\"", ledger_strerror(begin_error));
-    }
     return 0;
+}
+
+/* Logs storage trouble once per change of state: a fault is final (until
+ * restart); storage full clears when a group commits again. */
+static void writer_note_error(writer_t *writer, int error) {
+    if (error_is_storage_fault(error) && writer->fault_error == 0) {
+        writer->fault_error = error;
+        server_log("storage_fault", "error=\"%s\" detail=\"%s\" action=\"writes refused until "
+                   "restart; reads still served\"", ledger_strerror(error),
+                   ledger_last_error_message(writer->ledger));
+    }
+    bool full = error == LEDGER_ERR_STORAGE_FULL;
+    if (full != writer->storage_full) {
+        writer->storage_full = full;
+        server_log(full ? "storage_full" : "storage_writable",
+                   full ? "action=\"writes refused; reads still served; free disk space\""
+                        : "action=\"writes accepted again\"");
+    }
 }
 
 /* Runs the group once; returns the ledger error of its commit (0 = all
@@ -112,8 +154,12 @@ static int group_run(writer_t *writer, request_list_t *group) {
     dispatch_context_t context = {writer->ledger, writer->config, writer->connections,
                                   writer->depth, writer->started_ns};
     pthread_mutex_unlock(&writer->mutex);
+    if (writer->fault_error != 0) return group_run_reads_only(&context, group, writer->fault_error);
     int error = ledger_write_begin(writer->ledger);
-    if (error) return group_run_reads_only(&context, group, error);
+    if (error) {
+        writer_note_error(writer, error);
+        return group_run_reads_only(&context, group, error);
+    }
     for (server_request_t *request = group->head; request != NULL; request = request->next) {
         error = dispatch_request(&context, request);
         if (error) break; /* the group has failed; commit rolls it back */
@@ -131,11 +177,12 @@ static void group_commit(writer_t *writer, request_list_t *group) {
     for (int retry = 0; error == LEDGER_ERR_MAP_GROWN && retry < WRITER_GROUP_RETRIES_MAX; retry++) {
         error = group_run(writer, group);
     }
+    writer_note_error(writer, error);
     uint32_t requests = 0;
     for (server_request_t *request = group->head; request != NULL; request = request->next) {
         requests++;
         if (error) {
-            dispatch_fail_response(request, dispatch_status_for_error(error),
+            dispatch_fail_response(request, writer_status_for_error(writer, error),
                                    ledger_strerror(error));
         }
     }

@@ -539,6 +539,9 @@ static const struct {
      "the server failed to apply the write (nothing was applied); retry later"},
     {"shutting_down",
      "the server is shutting down (nothing was applied); retry once it is back"},
+    {"storage_fault",
+     "the server's disk failed (I/O error): it refuses writes until an operator "
+     "restarts it (nothing was applied); reads still work"},
 };
 
 enum { CLIENT_STATUS_COUNT = sizeof client_statuses / sizeof client_statuses[0] };
