@@ -63,6 +63,8 @@ static void options_resolve(const ledger_options_t *given,
     if (options->clock == NULL) options->clock = clock_realtime_ns;
 }
 
+static void ledger_free(ledger_t *ledger);
+
 int ledger_open(const char *path, const ledger_options_t *options,
                 ledger_t **ledger_out) {
     if (path == NULL || ledger_out == NULL) return LEDGER_ERR_INVALID_ARGUMENT;
@@ -71,6 +73,13 @@ int ledger_open(const char *path, const ledger_options_t *options,
     ledger_t *ledger = memory_calloc(1, sizeof(*ledger));
     if (ledger == NULL) return LEDGER_ERR_NO_MEMORY;
     options_resolve(options, &ledger->options);
+    size_t path_size = strlen(path) + 1;
+    ledger->path = memory_alloc(path_size);
+    if (ledger->path == NULL) {
+        memory_free(ledger);
+        return LEDGER_ERR_NO_MEMORY;
+    }
+    memcpy(ledger->path, path, path_size);
     int error = accounts_init(&ledger->accounts);
     if (!error) error = store_open(ledger, path);
     if (!error) error = replay_open(ledger);
@@ -81,14 +90,19 @@ int ledger_open(const char *path, const ledger_options_t *options,
         }
         snprintf(ledger_open_error, sizeof(ledger_open_error), "%s",
                  ledger->error_message);
-        if (ledger->read_txn) mdb_txn_abort(ledger->read_txn);
-        store_close(ledger);
-        accounts_free(&ledger->accounts);
-        memory_free(ledger);
+        ledger_free(ledger);
         return error;
     }
     *ledger_out = ledger;
     return 0;
+}
+
+static void ledger_free(ledger_t *ledger) {
+    if (ledger->read_txn) mdb_txn_abort(ledger->read_txn);
+    store_close(ledger);
+    accounts_free(&ledger->accounts);
+    memory_free(ledger->path);
+    memory_free(ledger);
 }
 
 int ledger_close(ledger_t *ledger) {
@@ -98,11 +112,14 @@ int ledger_close(ledger_t *ledger) {
     if (!ledger->options.read_only && ledger->sequence != ledger->checkpoint_sequence) {
         error = ledger_checkpoint(ledger);
     }
-    if (ledger->read_txn) mdb_txn_abort(ledger->read_txn);
-    store_close(ledger);
-    accounts_free(&ledger->accounts);
-    memory_free(ledger);
+    ledger_free(ledger);
     return error;
+}
+
+void ledger_close_without_checkpoint(ledger_t *ledger) {
+    if (ledger == NULL) return;
+    ledger_write_abort(ledger);
+    ledger_free(ledger);
 }
 
 /* ---- savepoints ---- */
@@ -241,7 +258,7 @@ int ledger_write_commit(ledger_t *ledger) {
         ledger->checkpoint_sequence = checkpoint_before;
         savepoint_restore(ledger, &ledger->group_savepoint);
         accounts_undo_clear(&ledger->accounts);
-        return store_error(error);
+        return store_commit_error(ledger, error);
     }
     if (ledger->checkpoint_sequence != checkpoint_before) {
         accounts_dirty_clear(&ledger->accounts);
@@ -359,7 +376,7 @@ static int checkpoint_once(ledger_t *ledger) {
     ledger->txn = NULL;
     if (error) {
         ledger->checkpoint_sequence = checkpoint_before;
-        return store_error(error);
+        return store_commit_error(ledger, error);
     }
     accounts_dirty_clear(&ledger->accounts);
     return 0;

@@ -307,6 +307,13 @@ int ledger_open(const char *path, const ledger_options_t *options,
  */
 int ledger_close(ledger_t *ledger);
 
+/*
+ * Frees the handle without writing anything (no checkpoint): for a process
+ * that saw a storage fault and must not write again. The next open replays
+ * the journal from the last checkpoint. NULL is ignored.
+ */
+void ledger_close_without_checkpoint(ledger_t *ledger);
+
 /* A human-readable description of `error` (LEDGER_ERR_*, MDB_*, errno).
  * The string is static. */
 const char *ledger_strerror(int error);
@@ -530,6 +537,36 @@ typedef void (*ledger_progress_fn)(void *context, uint64_t done,
  */
 int ledger_verify(ledger_t *ledger, ledger_verify_report_t *report_out,
                   ledger_progress_fn progress, void *progress_context);
+
+/* ------------------------------------------------------------------------ */
+/* Backup                                                                   */
+
+/*
+ * Takes a consistent, compacted copy of the data directory `data_path`
+ * into `out_path`, while another process (borsellinod) may keep writing to
+ * it. No ledger handle is needed and none may be open for writing in this
+ * process on the same directory. The copy is one LMDB read snapshot: a
+ * committed state holding an exact prefix of the journal, with free pages
+ * dropped. It is a complete data directory: ledger_open() or
+ * `borsellinod --data OUT` start from it.
+ *
+ * out_path: must not exist (it is created, mode 0700) or be an empty
+ *   directory; the copy is out_path/data.mdb, mode 0600.
+ * journal_sequence_out: receives the sequence of the last journal record
+ *   in the copy (0 for an empty journal), read back from the copy itself.
+ *
+ * Returns 0, or:
+ *   LEDGER_ERR_INVALID_ARGUMENT  a NULL argument;
+ *   LEDGER_ERR_NOT_A_LEDGER      data_path holds no data.mdb or no journal;
+ *   LEDGER_ERR_STORAGE_FULL      no space left for the copy;
+ *   EEXIST                       out_path exists and is not an empty
+ *                                directory (it is left untouched);
+ *   an MDB_* code or another errno.
+ * ledger_last_error_message(NULL) then says what and where (thread-local).
+ * On failure after out_path was prepared, a partial data.mdb is removed.
+ */
+int ledger_backup(const char *data_path, const char *out_path,
+                  uint64_t *journal_sequence_out);
 
 /* ------------------------------------------------------------------------ */
 /* Helpers                                                                  */

@@ -43,6 +43,7 @@ struct ledger {
     MDB_dbi dbi_expiry;
     MDB_dbi dbi_meta;
     ledger_options_t options; /* defaults resolved */
+    char *path;               /* the data directory */
     uint64_t map_size;
 
     accounts_t accounts;
@@ -73,6 +74,10 @@ struct ledger {
 
 /* ---- store.c: the LMDB environment ---- */
 
+/* Named sub-databases an environment is opened with (store.c, backup.c):
+ * every open of one data directory must use the same value. */
+enum { STORE_DATABASES_MAX = 16 };
+
 /* Opens (creating and formatting if needed) the environment at `path`,
  * checks the format version. Fills ledger->env and the dbis and the meta
  * values (checkpoint sequence). Sets ledger->error_message on failure. */
@@ -87,6 +92,12 @@ int store_grow_if_needed(ledger_t *ledger, bool force);
 /* Maps errno errors meaning "no space" to LEDGER_ERR_STORAGE_FULL
  * (MDB_MAP_FULL is left for the caller, who may grow the map). */
 int store_error(int error);
+
+/* Classifies a failed commit: LMDB reports a short write (the filesystem
+ * ran out of space mid-write) as EIO, so an EIO while the filesystem has
+ * almost no space left is LEDGER_ERR_STORAGE_FULL; anything else is
+ * store_error(error). */
+int store_commit_error(ledger_t *ledger, int error);
 
 /* Meta values (u64, little-endian). */
 int store_meta_get_u64(ledger_t *ledger, MDB_txn *txn, const char *key,

@@ -14,11 +14,11 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <dirent.h>
 
 #include "ledger_internal.h"
 
-enum { STORE_DATABASES_MAX = 16 };
 
 static const char *const META_FORMAT_VERSION = "format_version";
 
@@ -29,6 +29,21 @@ int store_error(int error) {
         return LEDGER_ERR_STORAGE_FULL;
     }
     return error;
+}
+
+/* Below this much free space, an EIO from a commit is taken for a full
+ * filesystem (a short write) rather than a failing disk. */
+static const uint64_t STORE_FULL_FREE_BYTES_MAX = 64ull << 20;
+
+int store_commit_error(ledger_t *ledger, int error) {
+    if (error != EIO) return store_error(error);
+    struct statvfs status;
+    if (statvfs(ledger->path, &status) != 0) return error;
+    uint64_t free_bytes = (uint64_t)status.f_bavail * status.f_frsize;
+    if (free_bytes >= STORE_FULL_FREE_BYTES_MAX) return error;
+    ledger_set_error(ledger, "commit failed: the filesystem of %s is full (%llu bytes free)",
+                     ledger->path, (unsigned long long)free_bytes);
+    return LEDGER_ERR_STORAGE_FULL;
 }
 
 /* 1: an empty directory, 0: it holds data.mdb, <0: something else. */

@@ -152,8 +152,17 @@ int main(int argc, char **argv) {
                config.data_path, (unsigned long long)stats.journal_sequence,
                (unsigned long long)stats.accounts_count,
                (unsigned long long)stats.replayed_events);
-    error = net_run(&config, ledger);
-    int close_error = ledger_close(ledger);
+    bool storage_faulted = false;
+    error = net_run(&config, ledger, &storage_faulted);
+    int close_error = 0;
+    if (storage_faulted) {
+        /* After a disk fault nothing more is written: the next start
+         * replays the journal from the last good checkpoint. */
+        ledger_close_without_checkpoint(ledger);
+        server_log("checkpoint_skipped", "reason=storage_fault");
+    } else {
+        close_error = ledger_close(ledger);
+    }
     if (close_error) {
         server_log("checkpoint_failed", "error=\"%s\"", ledger_strerror(close_error));
     }

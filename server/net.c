@@ -512,7 +512,8 @@ static int server_listen(server_t *server) {
     return 0;
 }
 
-int net_run(const server_config_t *config, ledger_t *ledger) {
+int net_run(const server_config_t *config, ledger_t *ledger, bool *storage_faulted_out) {
+    *storage_faulted_out = false;
     server_t *server = calloc(1, sizeof(*server));
     if (server == NULL) return UV_ENOMEM;
     server->config = config;
@@ -543,6 +544,7 @@ int net_run(const server_config_t *config, ledger_t *ledger) {
         server_check_drained(server);
     }
     uv_run(&server->loop, UV_RUN_DEFAULT);
+    *storage_faulted_out = writer_storage_faulted(server->writer);
     writer_stop(server->writer);
     uv_loop_close(&server->loop);
     free(server);

@@ -75,6 +75,10 @@ server_request_t *writer_take_completed(writer_t *writer);
 /* Requests submitted and not yet taken back. */
 uint32_t writer_queue_depth(writer_t *writer);
 
+/* Did the disk fail (STATUS_STORAGE_FAULT)? Then nothing may be written
+ * any more, not even the checkpoint at shutdown. */
+bool writer_storage_faulted(writer_t *writer);
+
 /* Asks the thread to finish what is queued and stop; joins it. */
 void writer_stop(writer_t *writer);
 
@@ -84,7 +88,8 @@ void writer_set_connections(writer_t *writer, uint32_t connections);
 /* ---- net.c ---- */
 
 /* Runs the loop until SIGINT/SIGTERM and a graceful drain. Returns 0 or a
- * negative libuv error (listen failed). */
-int net_run(const server_config_t *config, ledger_t *ledger);
+ * negative libuv error (listen failed). *storage_faulted_out tells whether
+ * the writer saw a disk fault. */
+int net_run(const server_config_t *config, ledger_t *ledger, bool *storage_faulted_out);
 
 #endif

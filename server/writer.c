@@ -97,13 +97,6 @@ static bool error_is_storage_fault(int error) {
            error == MDB_BAD_TXN;
 }
 
-static Borsellino__V1__Status writer_status_for_error(const writer_t *writer, int error) {
-    if (writer->fault_error != 0 && error_is_storage_fault(error)) {
-        return BORSELLINO__V1__STATUS__STATUS_STORAGE_FAULT;
-    }
-    return dispatch_status_for_error(error);
-}
-
 static bool request_is_write(const server_request_t *request) {
     Borsellino__V1__Request__OpCase op = request->request->op_case;
     return op == BORSELLINO__V1__REQUEST__OP_CREATE_ACCOUNTS ||
@@ -172,25 +165,26 @@ static int group_run(writer_t *writer, request_list_t *group) {
 }
 
 static void group_commit(writer_t *writer, request_list_t *group) {
-    uint64_t started = monotonic_ns();
     int error = group_run(writer, group);
     for (int retry = 0; error == LEDGER_ERR_MAP_GROWN && retry < WRITER_GROUP_RETRIES_MAX; retry++) {
         error = group_run(writer, group);
     }
     writer_note_error(writer, error);
+    if (!error) return;
     uint32_t requests = 0;
     for (server_request_t *request = group->head; request != NULL; request = request->next) {
         requests++;
-        if (error) {
-            dispatch_fail_response(request, writer_status_for_error(writer, error),
-                                   ledger_strerror(error));
-        }
     }
-    if (error) {
-        server_log("group_failed", "requests=%u error=\"%s\" detail=\"%s\"", requests,
-                   ledger_strerror(error), ledger_last_error_message(writer->ledger));
-    }
-    (void)started;
+    server_log("group_failed", "requests=%u error=\"%s\" detail=\"%s\"", requests,
+               ledger_strerror(error), ledger_last_error_message(writer->ledger));
+    /* Nothing of the group was applied. Its writes get the error; its reads
+     * are answered again from the committed state (the answers computed
+     * inside the failed group saw writes that never happened). */
+    pthread_mutex_lock(&writer->mutex);
+    dispatch_context_t context = {writer->ledger, writer->config, writer->connections,
+                                  writer->depth, writer->started_ns};
+    pthread_mutex_unlock(&writer->mutex);
+    group_run_reads_only(&context, group, error);
 }
 
 static void *writer_main(void *argument) {
@@ -284,4 +278,11 @@ void writer_stop(writer_t *writer) {
     pthread_mutex_destroy(&writer->mutex);
     pthread_cond_destroy(&writer->work);
     free(writer);
+}
+
+bool writer_storage_faulted(writer_t *writer) {
+    pthread_mutex_lock(&writer->mutex);
+    bool faulted = writer->fault_error != 0;
+    pthread_mutex_unlock(&writer->mutex);
+    return faulted;
 }

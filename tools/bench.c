@@ -54,6 +54,10 @@ static const char bench_usage[] =
     "                     (default 100000, min 2)\n"
     "  --transfers N      transfers to send (default 1M; k and M suffixes)\n"
     "  --duration S       instead, send for S seconds\n"
+    "  --rate N           send at most N transfers/s over all connections (k and\n"
+    "                     M suffixes): each connection paces itself to N/connections\n"
+    "                     on a fixed schedule (it catches up after a slow answer);\n"
+    "                     default: as fast as the server answers\n"
     "  --hot-share F      share of transfers touching one hot account (0..1,\n"
     "                     default 0)\n"
     "  --pending-share F  share of new transfers created pending; each is posted\n"
@@ -106,6 +110,10 @@ static bool bench_option(bench_config_t *config, const char *option, const char 
         return ok;
     }
     if (!cli_parse_count(value, &number) || number == 0) return false;
+    if (strcmp(option, "--rate") == 0) {
+        config->rate_per_second = number;
+        return true;
+    }
     if (strcmp(option, "--connections") == 0 && number <= BENCH_CONNECTIONS_MAX) config->connections = (uint32_t)number;
     else if (strcmp(option, "--batch") == 0 && number <= LEDGER_BATCH_EVENTS_MAX) config->batch = (uint32_t)number;
     else if (strcmp(option, "--in-flight") == 0 && number <= BENCH_IN_FLIGHT_MAX) {

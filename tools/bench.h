@@ -49,6 +49,7 @@ typedef struct bench_config {
     uint64_t seed;
     bool verify;
     uint32_t idle_connections; /* held open, silent, during the run */
+    uint64_t rate_per_second;  /* transfers/s over all connections; 0 = as fast as possible */
 } bench_config_t;
 
 /* Expected balances of one account: what the server acknowledged. */

@@ -11,6 +11,11 @@
  * built into storage reused for every request (the request is encoded
  * before client_send returns), with absent sub-messages left NULL so the
  * frames are as small as a real client's.
+ *
+ * With --rate, each worker sends its share (rate / connections) on a fixed
+ * schedule from its start: a request goes when transfers_sent / share
+ * seconds have passed, so a late answer is caught up afterwards and the
+ * mean rate holds (for the soak test, tests/test_soak.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +31,8 @@ enum {
     BENCH_KIND_POST = 2,
     BENCH_PENDING_QUEUE_INITIAL = 1024,
     BENCH_LATENCIES_INITIAL = 4096,
+    /* Longest single sleep of a paced worker (--rate). */
+    BENCH_PACE_SLEEP_MAX_MS = 20,
 };
 
 typedef struct bench_event {
@@ -326,17 +333,51 @@ static uint32_t bench_next_count(const bench_state_t *state) {
     return left < state->config->batch ? (uint32_t)left : state->config->batch;
 }
 
+/* ---- pacing (--rate) ---- */
+
+/* When the next request may go: with --rate, this connection's share of it
+ * on a fixed schedule from the start (transfers sent so far / its rate), so
+ * that a slow answer is caught up afterwards instead of lowering the rate;
+ * without --rate, at once. */
+static uint64_t bench_pace_due_ns(const bench_state_t *state, uint64_t started_ns) {
+    const bench_config_t *config = state->config;
+    if (config->rate_per_second == 0) return 0;
+    double worker_rate = (double)config->rate_per_second / config->connections;
+    return started_ns + (uint64_t)((double)state->worker->transfers_sent * 1e9 / worker_rate);
+}
+
+/* Sleeps towards `due_ns`, at most BENCH_PACE_SLEEP_MAX_MS at a time so
+ * that a stop is seen promptly. */
+static void bench_pace_sleep(uint64_t due_ns) {
+    uint64_t now_ns = bench_now_ns();
+    if (now_ns >= due_ns) return;
+    uint64_t wait_ns = due_ns - now_ns;
+    const uint64_t wait_max_ns = (uint64_t)BENCH_PACE_SLEEP_MAX_MS * 1000000u;
+    if (wait_ns > wait_max_ns) wait_ns = wait_max_ns;
+    struct timespec ts = {(time_t)(wait_ns / 1000000000u), (long)(wait_ns % 1000000000u)};
+    nanosleep(&ts, NULL);
+}
+
 void *bench_worker_run(void *argument) {
     bench_worker_t *worker = argument;
     bench_state_t state;
     int error = bench_state_init(&state, worker) ? CLIENT_OK : CLIENT_ERR_NO_MEMORY;
+    const uint64_t started_ns = bench_now_ns();
     while (error == CLIENT_OK) {
         uint32_t count = 0;
+        bool paced = false; /* a request is ready but not due yet */
         while (error == CLIENT_OK && state.slots_used < state.config->in_flight &&
                (count = bench_next_count(&state)) > 0) {
+            paced = bench_now_ns() < bench_pace_due_ns(&state, started_ns);
+            if (paced) break;
             error = bench_send_next(&state, count);
         }
-        if (error != CLIENT_OK || state.slots_used == 0) break;
+        if (error != CLIENT_OK) break;
+        if (state.slots_used == 0) {
+            if (!paced) break; /* nothing in flight, nothing more to send */
+            bench_pace_sleep(bench_pace_due_ns(&state, started_ns));
+            continue;
+        }
         error = bench_receive_one(&state);
     }
     worker->finished_ns = bench_now_ns();

@@ -32,6 +32,12 @@ static const char usage[] =
     "                a refused overdraft; prints balances and verifies the books\n"
     "  bench-ledger  measure the engine in-process (transfers/s) against the\n"
     "                storage-only limit of this machine\n"
+    "  audit verify  verify a data directory from scratch, read-only (safe while\n"
+    "                a server runs): checksums, hash chain, balances; the first\n"
+    "                step of the audit tooling\n"
+    "  backup        copy a data directory while a server keeps serving from it:\n"
+    "                one consistent, compacted snapshot (--out DIR); start a\n"
+    "                server on the copy with `borsellinod --data DIR`\n"
     "\n"
     "Run `borsellino COMMAND --help` for a command's options.\n"
     "Exit codes: 0 success, 1 the operation failed, 2 bad usage.\n";
@@ -83,6 +89,8 @@ int main(int argc, char **argv) {
     if (strcmp(argv[1], "transfer") == 0) return cli_transfer(argc - 1, argv + 1);
     if (strcmp(argv[1], "status") == 0) return cli_status(argc - 1, argv + 1);
     if (strcmp(argv[1], "bench") == 0) return cli_bench(argc - 1, argv + 1);
+    if (strcmp(argv[1], "audit") == 0) return cli_audit(argc - 1, argv + 1);
+    if (strcmp(argv[1], "backup") == 0) return cli_backup(argc - 1, argv + 1);
     fprintf(stderr, "borsellino: unknown command %s\n\n%s", argv[1], usage);
     return CLI_EXIT_USAGE;
 }

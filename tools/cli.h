@@ -185,5 +185,7 @@ int cli_account(int argc, char **argv);
 int cli_transfer(int argc, char **argv);
 int cli_status(int argc, char **argv);
 int cli_bench(int argc, char **argv);
+int cli_audit(int argc, char **argv);
+int cli_backup(int argc, char **argv);
 
 #endif
