@@ -248,7 +248,8 @@ int ledger_write_commit(ledger_t *ledger) {
     if (error) {
         ledger->checkpoint_sequence = checkpoint_before;
         group_rollback(ledger);
-        return error == MDB_MAP_FULL ? MDB_MAP_FULL : error;
+        /* The chain head or the checkpoint did not fit: grow for the retry. */
+        return error == MDB_MAP_FULL ? grow_after_full(ledger) : error;
     }
     error = mdb_txn_commit(ledger->txn_group);
     ledger->txn_group = NULL;

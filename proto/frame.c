@@ -136,7 +136,10 @@ typedef struct arena_chunk {
 typedef struct frame_arena {
     arena_chunk_t *chunks;
     void *first;
+    size_t bytes;       /* allocated in chunks so far */
+    size_t bytes_limit; /* a decode needing more is refused */
     bool out_of_memory;
+    bool over_limit;
 } frame_arena_t;
 
 enum { ARENA_CHUNK_SIZE = 64 * 1024, ARENA_ALIGN = 16 };
@@ -146,11 +149,19 @@ enum { ARENA_CHUNK_SIZE = 64 * 1024, ARENA_ALIGN = 16 };
 typedef struct arena_header {
     arena_chunk_t *chunks;
     uint64_t magic;
+    uint64_t bytes; /* the arena's size, for the caller's memory accounting */
+    uint64_t reserved;
 } arena_header_t;
 
 static const uint64_t ARENA_MAGIC = 0x6172656e61667263ull; /* "arenafrc" */
 
-_Static_assert(sizeof(arena_header_t) == ARENA_ALIGN, "arena header keeps alignment");
+_Static_assert(sizeof(arena_header_t) % ARENA_ALIGN == 0, "arena header keeps alignment");
+
+/* A decoded message may take at most this many times its body (plus one
+ * chunk): a legitimate Request takes 2-3 times, while a body padded with
+ * thousands of tiny unknown fields would take ~40 times, which is how a
+ * small frame could otherwise cost a lot of memory. */
+enum { ARENA_BYTES_PER_BODY_BYTE_MAX = 16 };
 
 static void *arena_alloc(void *allocator_data, size_t size) {
     frame_arena_t *arena = allocator_data;
@@ -159,6 +170,10 @@ static void *arena_alloc(void *allocator_data, size_t size) {
     arena_chunk_t *chunk = arena->chunks;
     if (chunk == NULL || chunk->size - chunk->used < needed) {
         size_t chunk_size = needed > ARENA_CHUNK_SIZE ? needed : ARENA_CHUNK_SIZE;
+        if (arena->bytes + chunk_size > arena->bytes_limit) {
+            arena->over_limit = true;
+            return NULL;
+        }
         arena_chunk_t *fresh = malloc(sizeof(*fresh) + chunk_size);
         if (fresh == NULL) {
             arena->out_of_memory = true;
@@ -166,6 +181,7 @@ static void *arena_alloc(void *allocator_data, size_t size) {
         }
         fresh->size = chunk_size;
         fresh->used = 0;
+        arena->bytes += sizeof(*fresh) + chunk_size;
         /* The first chunk stays last in the list; new chunks go first. */
         fresh->next = chunk;
         arena->chunks = chunk = fresh;
@@ -173,7 +189,7 @@ static void *arena_alloc(void *allocator_data, size_t size) {
     uint8_t *memory = chunk->data + chunk->used;
     chunk->used += needed;
     if (arena->first == NULL) {
-        arena_header_t header = {NULL, ARENA_MAGIC};
+        arena_header_t header = {NULL, ARENA_MAGIC, 0, 0};
         memcpy(memory, &header, sizeof(header));
         memory += sizeof(arena_header_t);
         arena->first = memory;
@@ -205,7 +221,9 @@ static ProtobufCMessage *frame_decode_message(const ProtobufCMessageDescriptor *
         }
         return NULL;
     }
-    frame_arena_t arena = {NULL, NULL, false};
+    frame_arena_t arena = {NULL, NULL, 0,
+                           (size_t)ARENA_BYTES_PER_BODY_BYTE_MAX * size + ARENA_CHUNK_SIZE,
+                           false, false};
     ProtobufCAllocator allocator = {
         .alloc = arena_alloc,
         .free = arena_free_nothing,
@@ -224,7 +242,7 @@ static ProtobufCMessage *frame_decode_message(const ProtobufCMessageDescriptor *
     }
     /* Free finds the chunks through the header before the message. */
     assert((void *)message == arena.first);
-    arena_header_t header = {arena.chunks, ARENA_MAGIC};
+    arena_header_t header = {arena.chunks, ARENA_MAGIC, arena.bytes, 0};
     memcpy((uint8_t *)message - sizeof(header), &header, sizeof(header));
     return message;
 }
@@ -244,6 +262,14 @@ Borsellino__V1__Request *frame_request_decode(const uint8_t *body, size_t size,
     ProtobufCMessage *message = frame_decode_message(
         &borsellino__v1__request__descriptor, body, size, error_out);
     return (Borsellino__V1__Request *)message;
+}
+
+size_t frame_request_memory(const Borsellino__V1__Request *request) {
+    if (request == NULL) return 0;
+    arena_header_t header;
+    memcpy(&header, (const uint8_t *)request - sizeof(header), sizeof(header));
+    assert(header.magic == ARENA_MAGIC);
+    return (size_t)header.bytes;
 }
 
 void frame_request_free(Borsellino__V1__Request *request) {

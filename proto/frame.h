@@ -76,6 +76,11 @@ int frame_encode_response(const Borsellino__V1__Response *response,
 Borsellino__V1__Request *frame_request_decode(const uint8_t *body, size_t size,
                                               int *error_out);
 void frame_request_free(Borsellino__V1__Request *request);
+
+/* The memory a decoded request holds (its arena), for accounting. A body
+ * whose decoding would take more than 16 times its size is refused with
+ * FRAME_ERR_DECODE. */
+size_t frame_request_memory(const Borsellino__V1__Request *request);
 Borsellino__V1__Response *frame_response_decode(const uint8_t *body, size_t size,
                                                 int *error_out);
 void frame_response_free(Borsellino__V1__Response *response);

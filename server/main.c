@@ -20,8 +20,8 @@ static const char usage[] =
     "\n"
     "  --data DIR              data directory (default: ./" SERVER_DATA_DEFAULT "; created\n"
     "                          and formatted if it does not exist)\n"
-    "  --listen HOST:PORT      address to listen on (default: " SERVER_LISTEN_DEFAULT ";\n"
-    "                          port 0 picks a free port, logged at start)\n"
+    "  --listen HOST:PORT      numeric address to listen on (default: " SERVER_LISTEN_DEFAULT ";\n"
+    "                          [::1]:PORT for IPv6; port 0 picks a free port, logged)\n"
     "  --insecure-plaintext    allow listening on a non-loopback address without\n"
     "                          TLS (refused otherwise)\n"
     "  --connections-max N     connections open at once (default 1024); more are\n"
@@ -33,7 +33,9 @@ static const char usage[] =
     "  --batch-events-max N    events per create request (default 8190, at most 8190)\n"
     "  --queue-depth-max N     requests waiting for the writer (default 8192);\n"
     "                          reading pauses at the limit\n"
-    "  --idle-timeout-ms MS    close connections idle this long (default 300000;\n"
+    "  --idle-timeout-ms MS    close a connection when nothing moved this long: no\n"
+    "                          request read and none of its answers written, while\n"
+    "                          the server is not working on one (default 300000;\n"
     "                          0 = never)\n"
     "  --group-events-max N    events per group commit (default 65536)\n"
     "  --shutdown-timeout-ms MS  on SIGTERM, wait at most this long for clients\n"
@@ -66,8 +68,8 @@ static int parse_u64(const char *flag, const char *text, uint64_t minimum, uint6
 }
 
 static bool address_is_loopback(const char *address) {
-    return strncmp(address, "127.", 4) == 0 || strncmp(address, "[::1]:", 6) == 0 ||
-           strncmp(address, "localhost:", 10) == 0;
+    /* HOST is numeric (no name lookup): 127.0.0.0/8 or [::1]. */
+    return strncmp(address, "127.", 4) == 0 || strncmp(address, "[::1]:", 6) == 0;
 }
 
 /* Returns -1 to go on, or an exit code. */
@@ -92,8 +94,13 @@ static int parse_arguments(int argc, char **argv, server_config_t *config, bool 
             return 0;
         }
         if (strcmp(argv[i], "--insecure-plaintext") == 0) { *insecure = true; continue; }
-        if (strcmp(argv[i], "--data") == 0 && next) { config->data_path = next; i++; continue; }
-        if (strcmp(argv[i], "--listen") == 0 && next) { config->listen_address = next; i++; continue; }
+        bool takes_path = strcmp(argv[i], "--data") == 0 || strcmp(argv[i], "--listen") == 0;
+        if (takes_path && next == NULL) {
+            fprintf(stderr, "borsellinod: %s needs a value (see --help)\n", argv[i]);
+            return 2;
+        }
+        if (strcmp(argv[i], "--data") == 0) { config->data_path = next; i++; continue; }
+        if (strcmp(argv[i], "--listen") == 0) { config->listen_address = next; i++; continue; }
         bool known = false;
         for (size_t f = 0; f < sizeof(flags) / sizeof(flags[0]) && !known; f++) {
             if (strcmp(argv[i], flags[f].name) != 0) continue;

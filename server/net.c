@@ -20,6 +20,7 @@
  */
 #include <assert.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,6 +53,7 @@ typedef struct connection {
     uint32_t writes_pending; /* uv_write calls not yet completed */
     uint32_t refs;           /* requests in the writer pointing here */
     uint64_t bytes_in_flight; /* request bodies + response estimates in flight */
+    uint64_t progress_ms;     /* loop time of the last byte read or written */
     int handles_open;
     bool reading;
     bool closing;
@@ -71,6 +73,7 @@ struct server {
     uint32_t connections_count;
     uint64_t connection_id_next;
     bool shutting_down;
+    bool in_wakeup;    /* handing out a batch of responses: no drain check */
     bool drain_forced; /* the shutdown timeout passed */
     bool drained;
 };
@@ -147,9 +150,8 @@ static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buffer) {
     buffer->len = connection->buffer_capacity - connection->buffer_used;
 }
 
-static void idle_timer_restart(connection_t *connection) {
-    uint64_t timeout_ms = connection->server->config->idle_timeout_ms;
-    if (timeout_ms > 0) uv_timer_again(&connection->idle_timer);
+static void connection_progress(connection_t *connection) {
+    connection->progress_ms = uv_now(&connection->server->loop);
 }
 
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buffer) {
@@ -167,7 +169,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buffer) 
         return;
     }
     connection->buffer_used += (size_t)nread;
-    idle_timer_restart(connection);
+    connection_progress(connection);
     connection_process(connection);
 }
 
@@ -247,7 +249,7 @@ static long connection_take_frame(connection_t *connection, size_t offset) {
     request->connection = connection;
     request->request = decoded;
     request->events_count = request_events(decoded);
-    request->bytes_held = body_size + response_estimate(decoded);
+    request->bytes_held = frame_request_memory(decoded) + response_estimate(decoded);
     connection->bytes_in_flight += request->bytes_held;
     connection->refs++;
     connection->in_flight++;
@@ -279,6 +281,7 @@ static void on_write(uv_write_t *request, int status) {
     write_request_t *write = (write_request_t *)request;
     connection_t *connection = write->connection;
     connection->writes_pending--;
+    if (status == 0) connection_progress(connection);
     free(write->server_request->response_frame);
     free(write->server_request);
     free(write);
@@ -327,11 +330,15 @@ static void response_send(server_request_t *request) {
 static void on_wakeup(uv_async_t *handle) {
     server_t *server = handle->data;
     server_request_t *request = writer_take_completed(server->writer);
+    /* The batch was taken from the writer: until every response of it is
+     * handed to its connection, a shutdown must not count as drained. */
+    server->in_wakeup = true;
     while (request != NULL) {
         server_request_t *next = request->next;
         response_send(request);
         request = next;
     }
+    server->in_wakeup = false;
     /* Room in the queue again: let paused connections go on. */
     for (connection_t *connection = server->connections; connection != NULL;) {
         connection_t *next = connection->next;
@@ -343,9 +350,18 @@ static void on_wakeup(uv_async_t *handle) {
 
 /* ---- accepting ---- */
 
-static void on_idle_timeout(uv_timer_t *timer) {
+/* Runs a few times per idle timeout. A connection is closed when nothing
+ * moved for idle_timeout_ms: no request from it and nothing of its answers
+ * written. Requests still being worked on by the writer keep it open; a
+ * client that stopped reading its answers (writes pending, no progress)
+ * does not. */
+static void on_idle_check(uv_timer_t *timer) {
     connection_t *connection = timer->data;
-    if (connection->in_flight == 0 && connection->writes_pending == 0) {
+    uint64_t timeout_ms = connection->server->config->idle_timeout_ms;
+    if (uv_now(&connection->server->loop) - connection->progress_ms < timeout_ms) return;
+    if (connection->writes_pending > 0) {
+        connection_close(connection, "write_stalled");
+    } else if (connection->in_flight == 0) {
         connection_close(connection, "idle_timeout");
     }
 }
@@ -403,8 +419,10 @@ static void on_connection(uv_stream_t *listener, int status) {
     server_log("connection_opened", "connection=%llu peer=%s connections=%u",
                (unsigned long long)connection->id, connection->peer, server->connections_count);
     uint64_t timeout_ms = server->config->idle_timeout_ms;
+    connection_progress(connection);
     if (timeout_ms > 0) {
-        uv_timer_start(&connection->idle_timer, on_idle_timeout, timeout_ms, timeout_ms);
+        uint64_t check_ms = timeout_ms / 4 > 1000 ? 1000 : (timeout_ms / 4 ? timeout_ms / 4 : 1);
+        uv_timer_start(&connection->idle_timer, on_idle_check, check_ms, check_ms);
     }
     reading_set(connection, true);
 }
@@ -418,7 +436,7 @@ static void handle_closed_quietly(uv_handle_t *handle) {
 /* After a shutdown signal: once every submitted request has been answered
  * and written, close the remaining connections and the loop's handles. */
 static void server_check_drained(server_t *server) {
-    if (!server->shutting_down || server->drained) return;
+    if (!server->shutting_down || server->drained || server->in_wakeup) return;
     /* The writer's queue always empties (it only waits on the disk), so
      * even a forced drain waits for it: every taken request is finished. */
     if (writer_queue_depth(server->writer) > 0) return;
@@ -446,7 +464,13 @@ static void on_shutdown_timeout(uv_timer_t *timer) {
 
 static void on_signal(uv_signal_t *handle, int signal_number) {
     server_t *server = handle->data;
-    if (server->shutting_down) return;
+    if (server->shutting_down) {
+        /* A second signal: the operator wants out now (say, a disk hung in
+         * fsync). Leaving without a checkpoint is safe: every acknowledged
+         * write is in the journal, which the next start replays. */
+        server_log("shutdown_forced", "signal=%d", signal_number);
+        _exit(1);
+    }
     server->shutting_down = true;
     uv_timer_start(&server->shutdown_timer, on_shutdown_timeout,
                    server->config->shutdown_timeout_ms, 0);

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <errno.h>
 #include <lmdb.h>
 
 #include "dispatch.h"
@@ -93,8 +94,7 @@ static uint64_t monotonic_ns(void) {
 /* An error from the disk itself (errno, or LMDB's own fatal codes) rather
  * than a full disk or a logical refusal. */
 static bool error_is_storage_fault(int error) {
-    return error > 0 || error == MDB_PANIC || error == MDB_CORRUPTED ||
-           error == MDB_BAD_TXN;
+    return error == EIO || error == MDB_PANIC || error == MDB_CORRUPTED;
 }
 
 static bool request_is_write(const server_request_t *request) {
@@ -142,16 +142,20 @@ static void writer_note_error(writer_t *writer, int error) {
 
 /* Runs the group once; returns the ledger error of its commit (0 = all
  * responses are final). */
-static int group_run(writer_t *writer, request_list_t *group) {
+static int group_run(writer_t *writer, request_list_t *group, bool *answered_out) {
     pthread_mutex_lock(&writer->mutex);
     dispatch_context_t context = {writer->ledger, writer->config, writer->connections,
                                   writer->depth, writer->started_ns};
     pthread_mutex_unlock(&writer->mutex);
-    if (writer->fault_error != 0) return group_run_reads_only(&context, group, writer->fault_error);
-    int error = ledger_write_begin(writer->ledger);
+    *answered_out = false;
+    int error = writer->fault_error;
+    if (error == 0) error = ledger_write_begin(writer->ledger);
     if (error) {
-        writer_note_error(writer, error);
-        return group_run_reads_only(&context, group, error);
+        /* No write group: answer every request now, reads from the
+         * committed state and writes with the error. */
+        group_run_reads_only(&context, group, error);
+        *answered_out = true;
+        return error;
     }
     for (server_request_t *request = group->head; request != NULL; request = request->next) {
         error = dispatch_request(&context, request);
@@ -165,12 +169,13 @@ static int group_run(writer_t *writer, request_list_t *group) {
 }
 
 static void group_commit(writer_t *writer, request_list_t *group) {
-    int error = group_run(writer, group);
+    bool answered = false;
+    int error = group_run(writer, group, &answered);
     for (int retry = 0; error == LEDGER_ERR_MAP_GROWN && retry < WRITER_GROUP_RETRIES_MAX; retry++) {
-        error = group_run(writer, group);
+        error = group_run(writer, group, &answered);
     }
     writer_note_error(writer, error);
-    if (!error) return;
+    if (!error || answered) return;
     uint32_t requests = 0;
     for (server_request_t *request = group->head; request != NULL; request = request->next) {
         requests++;

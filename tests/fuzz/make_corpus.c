@@ -1,0 +1,263 @@
+/*
+ * make_corpus.c — writes the seed corpora of the fuzz targets:
+ *   make_corpus DIR   creates DIR/fuzz_frame, DIR/fuzz_dispatch and
+ *                     DIR/fuzz_record and fills them with valid inputs.
+ *
+ * The committed tests/fuzz/corpus/ was made by it (tools/dev fuzz-corpus
+ * runs it again). Requests use the accounts that fuzz_dispatch seeds
+ * (ids 1..8 on ledger 1, pending transfer 1007), so that seeds reach the
+ * ledger's success paths, not only its validation.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "frame.h"
+#include "record.h"
+
+static const char *output_directory;
+
+static void file_write(const char *target, const char *name, const uint8_t *bytes,
+                       size_t size) {
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/%s", output_directory, target);
+    if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+        perror(path);
+        exit(1);
+    }
+    snprintf(path, sizeof(path), "%s/%s/%s", output_directory, target, name);
+    FILE *file = fopen(path, "wb");
+    if (file == NULL || fwrite(bytes, 1, size, file) != size || fclose(file) != 0) {
+        perror(path);
+        exit(1);
+    }
+}
+
+/* Writes a request as a dispatch seed (body) and a frame seed (frame). */
+static void request_write(const char *name, Borsellino__V1__Request *request) {
+    uint8_t *frame = NULL;
+    size_t frame_size = 0;
+    int error = frame_encode_request(request, &frame, &frame_size);
+    assert(error == FRAME_OK);
+    file_write("fuzz_frame", name, frame, frame_size);
+    file_write("fuzz_dispatch", name, frame + FRAME_HEADER_SIZE,
+               frame_size - FRAME_HEADER_SIZE);
+    free(frame);
+}
+
+static Borsellino__V1__U128 u128_make(uint64_t lo) {
+    Borsellino__V1__U128 value = BORSELLINO__V1__U128__INIT;
+    value.lo = lo;
+    return value;
+}
+
+static void requests_create(void) {
+    Borsellino__V1__Request request = BORSELLINO__V1__REQUEST__INIT;
+    request.request_id = 1;
+
+    /* create_accounts: two new accounts, linked, one with history. */
+    Borsellino__V1__Account accounts[2];
+    Borsellino__V1__Account *account_pointers[2];
+    Borsellino__V1__U128 account_ids[2] = {u128_make(100), u128_make(101)};
+    for (int i = 0; i < 2; i++) {
+        borsellino__v1__account__init(&accounts[i]);
+        accounts[i].id = &account_ids[i];
+        accounts[i].ledger = 1;
+        accounts[i].code = 7;
+        account_pointers[i] = &accounts[i];
+    }
+    accounts[0].flags = 1; /* ACCOUNT_LINKED */
+    accounts[1].flags = 8; /* ACCOUNT_HISTORY */
+    Borsellino__V1__CreateAccountsRequest create_accounts =
+        BORSELLINO__V1__CREATE_ACCOUNTS_REQUEST__INIT;
+    create_accounts.n_accounts = 2;
+    create_accounts.accounts = account_pointers;
+    request.op_case = BORSELLINO__V1__REQUEST__OP_CREATE_ACCOUNTS;
+    request.create_accounts = &create_accounts;
+    request_write("create_accounts", &request);
+
+    /* create_transfers: a plain, a pending, and a post of seeded 1007. */
+    Borsellino__V1__Transfer transfers[3];
+    Borsellino__V1__Transfer *transfer_pointers[3];
+    Borsellino__V1__U128 ids[3] = {u128_make(2000), u128_make(2001), u128_make(2002)};
+    Borsellino__V1__U128 debit = u128_make(1), credit = u128_make(2), pending = u128_make(1007);
+    for (int i = 0; i < 3; i++) {
+        borsellino__v1__transfer__init(&transfers[i]);
+        transfers[i].id = &ids[i];
+        transfers[i].debit_account_id = &debit;
+        transfers[i].credit_account_id = &credit;
+        transfers[i].amount = 10 + (uint64_t)i;
+        transfers[i].ledger = 1;
+        transfers[i].code = 1;
+        transfer_pointers[i] = &transfers[i];
+    }
+    transfers[1].flags = 2; /* PENDING */
+    transfers[1].timeout = 60;
+    Borsellino__V1__U128 post_debit = u128_make(1), post_credit = u128_make(8);
+    transfers[2].flags = 4; /* POST_PENDING */
+    transfers[2].pending_id = &pending;
+    transfers[2].debit_account_id = &post_debit;
+    transfers[2].credit_account_id = &post_credit;
+    transfers[2].amount = 0;
+    Borsellino__V1__CreateTransfersRequest create_transfers =
+        BORSELLINO__V1__CREATE_TRANSFERS_REQUEST__INIT;
+    create_transfers.n_transfers = 3;
+    create_transfers.transfers = transfer_pointers;
+    request.request_id = 2;
+    request.op_case = BORSELLINO__V1__REQUEST__OP_CREATE_TRANSFERS;
+    request.create_transfers = &create_transfers;
+    request_write("create_transfers", &request);
+
+    /* A void of the pending transfer, alone. */
+    transfers[2].flags = 8; /* VOID_PENDING */
+    create_transfers.n_transfers = 1;
+    create_transfers.transfers = &transfer_pointers[2];
+    request.request_id = 3;
+    request_write("create_transfers_void", &request);
+}
+
+static void requests_read(void) {
+    Borsellino__V1__Request request = BORSELLINO__V1__REQUEST__INIT;
+    Borsellino__V1__U128 ids[3] = {u128_make(1), u128_make(2), u128_make(999)};
+    Borsellino__V1__U128 *id_pointers[3] = {&ids[0], &ids[1], &ids[2]};
+
+    Borsellino__V1__LookupAccountsRequest lookup_accounts =
+        BORSELLINO__V1__LOOKUP_ACCOUNTS_REQUEST__INIT;
+    lookup_accounts.n_ids = 3;
+    lookup_accounts.ids = id_pointers;
+    request.request_id = 10;
+    request.op_case = BORSELLINO__V1__REQUEST__OP_LOOKUP_ACCOUNTS;
+    request.lookup_accounts = &lookup_accounts;
+    request_write("lookup_accounts", &request);
+
+    Borsellino__V1__U128 transfer_ids[2] = {u128_make(1000), u128_make(1007)};
+    Borsellino__V1__U128 *transfer_id_pointers[2] = {&transfer_ids[0], &transfer_ids[1]};
+    Borsellino__V1__LookupTransfersRequest lookup_transfers =
+        BORSELLINO__V1__LOOKUP_TRANSFERS_REQUEST__INIT;
+    lookup_transfers.n_ids = 2;
+    lookup_transfers.ids = transfer_id_pointers;
+    request.request_id = 11;
+    request.op_case = BORSELLINO__V1__REQUEST__OP_LOOKUP_TRANSFERS;
+    request.lookup_transfers = &lookup_transfers;
+    request_write("lookup_transfers", &request);
+
+    Borsellino__V1__U128 history_account = u128_make(2);
+    Borsellino__V1__AccountHistoryRequest history = BORSELLINO__V1__ACCOUNT_HISTORY_REQUEST__INIT;
+    history.account_id = &history_account;
+    history.limit = 10;
+    history.flags = 1 | 2 | 4; /* DEBITS | CREDITS | REVERSED */
+    request.request_id = 12;
+    request.op_case = BORSELLINO__V1__REQUEST__OP_ACCOUNT_HISTORY;
+    request.account_history = &history;
+    request_write("account_history", &request);
+
+    Borsellino__V1__BalanceAtRequest balance_at = BORSELLINO__V1__BALANCE_AT_REQUEST__INIT;
+    balance_at.account_id = &history_account;
+    balance_at.timestamp = 1;
+    request.request_id = 13;
+    request.op_case = BORSELLINO__V1__REQUEST__OP_BALANCE_AT;
+    request.balance_at = &balance_at;
+    request_write("balance_at", &request);
+
+    Borsellino__V1__StatusRequest status = BORSELLINO__V1__STATUS_REQUEST__INIT;
+    request.request_id = 14;
+    request.op_case = BORSELLINO__V1__REQUEST__OP_STATUS;
+    request.status = &status;
+    request_write("status", &request);
+
+    /* No operation at all: the UNKNOWN_OPERATION path. */
+    request.request_id = 15;
+    request.op_case = BORSELLINO__V1__REQUEST__OP__NOT_SET;
+    request_write("no_operation", &request);
+}
+
+/* Frame-only seeds: a response, two frames in one stream, an empty body. */
+static void frames_extra(void) {
+    Borsellino__V1__Response response = BORSELLINO__V1__RESPONSE__INIT;
+    response.request_id = 7;
+    response.status = BORSELLINO__V1__STATUS__STATUS_BAD_REQUEST;
+    response.message = (char *)"the batch has no events";
+    uint8_t *frame = NULL;
+    size_t frame_size = 0;
+    int error = frame_encode_response(&response, &frame, &frame_size);
+    assert(error == FRAME_OK);
+    file_write("fuzz_frame", "response_status", frame, frame_size);
+
+    uint8_t stream[512];
+    assert(frame_size * 2 + FRAME_HEADER_SIZE <= sizeof(stream));
+    memcpy(stream, frame, frame_size);
+    memcpy(stream + frame_size, frame, frame_size);
+    frame_header_write(stream + 2 * frame_size, 0);
+    file_write("fuzz_frame", "two_frames_then_empty", stream,
+               2 * frame_size + FRAME_HEADER_SIZE);
+    free(frame);
+
+    uint8_t too_large[FRAME_HEADER_SIZE];
+    frame_header_write(too_large, FRAME_BODY_SIZE_MAX_DEFAULT + 1);
+    file_write("fuzz_frame", "too_large_header", too_large, sizeof(too_large));
+}
+
+static void records_write(void) {
+    static const uint8_t previous[RECORD_HASH_SIZE];
+    uint8_t bytes[RECORD_JOURNAL_SIZE];
+    journal_record_t record;
+    const char *names[] = {"", "journal_account", "journal_transfer", "journal_expiry",
+                           "journal_failed"};
+    for (uint8_t kind = RECORD_KIND_ACCOUNT; kind <= RECORD_KIND_FAILED; kind++) {
+        memset(&record, 0, sizeof(record));
+        record.kind = kind;
+        record.sequence = kind;
+        record.timestamp = 1700000000000000000ull + kind;
+        record.id.lo = 1000 + kind;
+        record.debit_account_id.lo = 1;
+        record.credit_account_id.lo = kind == RECORD_KIND_ACCOUNT ? 0 : 2;
+        record.amount = kind == RECORD_KIND_ACCOUNT ? 0 : 500;
+        record.ledger = 1;
+        record.code = 1;
+        record.result = kind == RECORD_KIND_FAILED ? 61 : 0;
+        record.debit.previous_sequence = kind - 1u;
+        record.debit.balance_after.debits_posted = 500;
+        record.credit.balance_after.credits_posted = 500;
+        record.debit.flags_after = 8;
+        record_journal_encode(&record, previous, bytes);
+        file_write("fuzz_record", names[kind], bytes, sizeof(bytes));
+    }
+
+    ledger_account_t account;
+    memset(&account, 0, sizeof(account));
+    account.id.lo = 1;
+    account.ledger = 1;
+    account.code = 1;
+    account.flags = 8;
+    account.timestamp = 1700000000000000000ull;
+    account.debits_posted = 500;
+    account.credits_pending = 7;
+    uint8_t account_bytes[RECORD_ACCOUNT_SIZE];
+    record_account_encode(&account, 42, account_bytes);
+    file_write("fuzz_record", "account_checkpoint", account_bytes, sizeof(account_bytes));
+
+    pending_entry_t entry = {PENDING_STATUS_PENDING, 5, 0, 1700000060000000000ull};
+    uint8_t pending_bytes[RECORD_PENDING_SIZE];
+    record_pending_encode(&entry, pending_bytes);
+    file_write("fuzz_record", "pending_entry", pending_bytes, sizeof(pending_bytes));
+}
+
+int main(int argc, char **argv) {
+    if (argc != 2) {
+        fprintf(stderr, "usage: make_corpus DIR\n");
+        return 2;
+    }
+    output_directory = argv[1];
+    if (mkdir(output_directory, 0755) != 0 && errno != EEXIST) {
+        perror(output_directory);
+        return 1;
+    }
+    requests_create();
+    requests_read();
+    frames_extra();
+    records_write();
+    return 0;
+}
