@@ -1622,6 +1622,42 @@ static void test_hostile_idle_timeout(void) {
     hostile_run("server-idle", args, attack_idle);
 }
 
+enum {
+    STALL_ACCOUNTS = 8190,
+    STALL_LOOKUPS = 32,
+    STALL_WAIT_MS = 2000,
+};
+
+/* A client that pipelines large lookups and never reads their answers
+ * holds a connection slot only until its answers stop moving for the idle
+ * timeout: with --connections-max 2 (the watcher and the staller), a new
+ * client is served again afterwards. (Before the fix a non-reading client
+ * was exempt from the idle timeout and could hold slots forever.) */
+static void attack_write_stall(server_t *server, watcher_t *watcher) {
+    conn_t staller;
+    if (!conn_open(&staller, server->port, &case_failures)) return;
+    TEST_CHECK(create_accounts_range(&staller, 1, STALL_ACCOUNTS, &case_failures));
+    ledger_u128_t *ids = calloc(STALL_ACCOUNTS, sizeof *ids);
+    TEST_REQUIRE(ids != NULL);
+    for (uint32_t i = 0; i < STALL_ACCOUNTS; i++) ids[i] = id128(1 + i);
+    for (uint32_t i = 0; i < STALL_LOOKUPS; i++) {
+        wire_t wire = request_lookup(100 + i, false, ids, STALL_ACCOUNTS);
+        send_raw(&staller, wire.bytes, wire.size);
+        free(wire.bytes);
+    }
+    free(ids);
+    sleep_ms(STALL_WAIT_MS);
+    expect_server_serves(server);
+    watcher_progress(watcher, WATCHER_PROGRESS_REQUESTS);
+    conn_close(&staller);
+}
+
+static void test_hostile_write_stall(void) {
+    static const char *const args[] = {"--idle-timeout-ms", "300", "--connections-max", "2",
+                                       NULL};
+    hostile_run("server-stall", args, attack_write_stall);
+}
+
 enum { ABANDON_REQUESTS = 50 };
 
 /* Clients that pipeline requests and go away without reading (a reset,
@@ -2279,6 +2315,7 @@ int main(int argc, char **argv) {
         {"hostile_slow_reader", test_hostile_slow_reader},
         {"sigterm_in_flight", test_sigterm_in_flight},
         {"sigterm_with_unread_responses", test_sigterm_with_unread_responses},
+        {"hostile_write_stall", test_hostile_write_stall},
     };
     return test_main(argc, argv, cases, (int)(sizeof cases / sizeof cases[0]));
 }
