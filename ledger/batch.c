@@ -14,7 +14,8 @@
 
 #include "ledger_internal.h"
 
-enum { CHAIN_NONE = UINT32_MAX };
+/* No chain is open (an index no batch reaches). */
+static const uint32_t CHAIN_NONE = UINT32_MAX;
 
 static void result_set(ledger_result_t *result, uint32_t code,
                        uint64_t timestamp) {
