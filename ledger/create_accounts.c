@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ledger_internal.h"
+#include "welfare.h"
 
 enum {
     ACCOUNT_FLAGS_KNOWN = LEDGER_ACCOUNT_LINKED |
@@ -92,9 +93,10 @@ static int account_create(ledger_t *ledger, const ledger_account_t *account,
     return 0;
 }
 
-static int account_process(ledger_t *ledger, const void *events, uint32_t index,
-                           uint32_t *result_out, uint64_t *timestamp_out) {
-    const ledger_account_t *account = (const ledger_account_t *)events + index;
+/* Validates and creates one account; shared by the public batch path and
+ * the welfare layer (account_create_privileged). */
+static int account_process_one(ledger_t *ledger, const ledger_account_t *account,
+                               uint32_t *result_out, uint64_t *timestamp_out) {
     *result_out = account_validate(account);
     if (*result_out != LEDGER_RESULT_OK) return 0;
     const account_slot_t *existing = accounts_find(&ledger->accounts, account->id);
@@ -104,6 +106,23 @@ static int account_process(ledger_t *ledger, const void *events, uint32_t index,
         return 0;
     }
     return account_create(ledger, account, timestamp_out);
+}
+
+int account_create_privileged(ledger_t *ledger, const ledger_account_t *account,
+                              uint32_t *result_out, uint64_t *timestamp_out) {
+    return account_process_one(ledger, account, result_out, timestamp_out);
+}
+
+static int account_process(ledger_t *ledger, const void *events, uint32_t index,
+                           uint32_t *result_out, uint64_t *timestamp_out) {
+    const ledger_account_t *account = (const ledger_account_t *)events + index;
+    /* Welfare accounts are created by the welfare layer only (welfare.h). */
+    if ((uint32_t)(account->id.hi >> 32) == WELFARE_ACCOUNT_ID_TAG &&
+        account_validate(account) == LEDGER_RESULT_OK) {
+        *result_out = LEDGER_RESULT_ID_RESERVED;
+        return 0;
+    }
+    return account_process_one(ledger, account, result_out, timestamp_out);
 }
 
 static bool account_linked(const void *events, uint32_t index) {

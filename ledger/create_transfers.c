@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ledger_internal.h"
+#include "welfare.h"
 
 enum {
     TRANSFER_FLAGS_KNOWN = 0xFF,
@@ -314,9 +315,45 @@ static int transfer_apply(ledger_t *ledger, const ledger_transfer_t *transfer,
     return pending_put(ledger, transfer->id, &entry);
 }
 
+/* The welfare kind (account code) encoded in a welfare account id, or 0. */
+static uint32_t welfare_kind_of(ledger_u128_t id) {
+    if ((uint32_t)(id.hi >> 32) != WELFARE_ACCOUNT_ID_TAG) return 0;
+    return (uint32_t)(id.hi & 0xFFFF);
+}
+
+/* Refuses a public transfer that would move welfare money outside the
+ * welfare operations: each forbidden kind of move has its own result. */
+static uint32_t transfer_check_reserved(const ledger_transfer_t *transfer) {
+    if ((uint32_t)(transfer->id.hi >> 32) == WELFARE_TRANSFER_ID_TAG) {
+        return LEDGER_RESULT_ID_RESERVED;
+    }
+    if ((uint32_t)(transfer->pending_id.hi >> 32) == WELFARE_TRANSFER_ID_TAG) {
+        return LEDGER_RESULT_WELFARE_ACCOUNT_RESERVED;
+    }
+    uint32_t debit_kind = welfare_kind_of(transfer->debit_account_id);
+    uint32_t credit_kind = welfare_kind_of(transfer->credit_account_id);
+    if (debit_kind == WELFARE_ACCOUNT_POT && credit_kind == WELFARE_ACCOUNT_BANK) {
+        return LEDGER_RESULT_WELFARE_CASH_OUT_FORBIDDEN;
+    }
+    if (debit_kind == WELFARE_ACCOUNT_POT && credit_kind == WELFARE_ACCOUNT_POT) {
+        return LEDGER_RESULT_WELFARE_TRANSFER_BETWEEN_EMPLOYEES_FORBIDDEN;
+    }
+    if (debit_kind != 0 || credit_kind != 0) return LEDGER_RESULT_WELFARE_ACCOUNT_RESERVED;
+    return LEDGER_RESULT_OK;
+}
+
 static int transfer_process(ledger_t *ledger, const void *events, uint32_t index,
                             uint32_t *result_out, uint64_t *timestamp_out) {
     const ledger_transfer_t *transfer = (const ledger_transfer_t *)events + index;
+    *result_out = transfer_validate_stateless(transfer);
+    if (*result_out != LEDGER_RESULT_OK) return 0;
+    *result_out = transfer_check_reserved(transfer);
+    if (*result_out != LEDGER_RESULT_OK) return 0;
+    return transfer_submit(ledger, transfer, result_out, timestamp_out);
+}
+
+int transfer_submit(ledger_t *ledger, const ledger_transfer_t *transfer,
+                    uint32_t *result_out, uint64_t *timestamp_out) {
     *result_out = transfer_validate_stateless(transfer);
     if (*result_out != LEDGER_RESULT_OK) return 0;
     int error = transfer_check_existing(ledger, transfer, result_out, timestamp_out);

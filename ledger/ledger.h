@@ -201,7 +201,18 @@ enum ledger_result_code {
     LEDGER_RESULT_EXCEEDS_DEBITS = 62,
     LEDGER_RESULT_DEBIT_ACCOUNT_ALREADY_CLOSED = 63,
     LEDGER_RESULT_CREDIT_ACCOUNT_ALREADY_CLOSED = 64,
-    LEDGER_RESULT_CODE_COUNT = 65 /* not a result: one past the last */
+    /* The id is in a range reserved for the welfare layer (welfare.h):
+     * accounts whose id's top 32 bits are 0xFFFFFFFD, transfers 0xFFFFFFFE. */
+    LEDGER_RESULT_ID_RESERVED = 65,
+    /* The transfer touches a welfare account (or a welfare hold): welfare
+     * money moves only through welfare operations (welfare.h). */
+    LEDGER_RESULT_WELFARE_ACCOUNT_RESERVED = 66,
+    /* From an employee pot to the bank: welfare credit is never cash. */
+    LEDGER_RESULT_WELFARE_CASH_OUT_FORBIDDEN = 67,
+    /* From an employee pot to another: credit is never moved between
+     * employees. */
+    LEDGER_RESULT_WELFARE_TRANSFER_BETWEEN_EMPLOYEES_FORBIDDEN = 68,
+    LEDGER_RESULT_CODE_COUNT = 69 /* not a result: one past the last */
 };
 
 /* One result per event, in batch order. `timestamp` is the event's timestamp

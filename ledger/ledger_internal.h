@@ -42,6 +42,7 @@ struct ledger {
     MDB_dbi dbi_pending;
     MDB_dbi dbi_expiry;
     MDB_dbi dbi_meta;
+    MDB_dbi dbi_welfare; /* the welfare layer's state (welfare_store.c) */
     ledger_options_t options; /* defaults resolved */
     char *path;               /* the data directory */
     uint64_t map_size;
@@ -191,6 +192,17 @@ typedef struct batch_ops {
 
 int batch_run(ledger_t *ledger, const batch_ops_t *ops, const void *events,
               uint32_t count, ledger_result_t *results);
+
+/* Validates and applies one transfer (any kind), without the public
+ * path's refusal of welfare ids and accounts: for the welfare layer, which
+ * runs it inside its own chain. Same result/timestamp outputs as a batch
+ * event. Returns 0 or a storage/memory error. */
+int transfer_submit(ledger_t *ledger, const ledger_transfer_t *transfer,
+                    uint32_t *result_out, uint64_t *timestamp_out);
+
+/* Validates and creates one account, reserved ids allowed (welfare layer). */
+int account_create_privileged(ledger_t *ledger, const ledger_account_t *account,
+                              uint32_t *result_out, uint64_t *timestamp_out);
 
 /* ---- pending.c ---- */
 

@@ -41,6 +41,8 @@ static const char *const result_names[LEDGER_RESULT_CODE_COUNT] = {
     "overflows_credits_posted", "overflows_debits", "overflows_credits",
     "overflows_timeout", "exceeds_credits", "exceeds_debits",
     "debit_account_already_closed", "credit_account_already_closed",
+    "id_reserved", "welfare_account_reserved", "welfare_cash_out_forbidden",
+    "welfare_transfer_between_employees_forbidden",
 };
 
 _Static_assert(sizeof(result_names) / sizeof(result_names[0]) ==

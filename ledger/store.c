@@ -116,6 +116,7 @@ static int store_open_databases(ledger_t *ledger, MDB_txn *txn, bool create) {
         {"pending", &ledger->dbi_pending},
         {"expiry", &ledger->dbi_expiry},
         {"meta", &ledger->dbi_meta},
+        {"welfare", &ledger->dbi_welfare},
     };
     for (size_t i = 0; i < sizeof(databases) / sizeof(databases[0]); i++) {
         int error = mdb_dbi_open(txn, databases[i].name, create ? MDB_CREATE : 0,

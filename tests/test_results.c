@@ -14,6 +14,7 @@
  * The spec is docs/ledger.md; each scenario cites the rule it checks.
  */
 #include "ledger_fixture.h"
+#include "welfare.h"
 
 /* Codes seen in a check that passed. */
 static bool results_seen[LEDGER_RESULT_CODE_COUNT];
@@ -2141,12 +2142,85 @@ static void test_timestamps_strictly_increasing(void) {
 }
 
 /* ------------------------------------------------------------------------ */
+/* Welfare money moves only through welfare operations (welfare.h)          */
+
+static ledger_transfer_t welfare_raw(uint64_t id, ledger_u128_t debit, ledger_u128_t credit) {
+    ledger_transfer_t transfer = transfer_make(id, 1, 2, 100);
+    transfer.debit_account_id = debit;
+    transfer.credit_account_id = credit;
+    transfer.ledger = WELFARE_LEDGER;
+    return transfer;
+}
+
+static void test_welfare_reserved(void) {
+    fixture_t f;
+    fixture_open(&f, "results");
+    fixture_accounts_range(&f, 1, 2, FIXTURE_LEDGER, 0);
+    uint32_t result = 0;
+    welfare_funder_t funder = {.id = id128(100), .kind = WELFARE_FUNDER_COMPANY};
+    TEST_CHECK_EQ(welfare_create_funder(f.ledger, &funder, &result), 0);
+    welfare_plan_t plan = {.id = id128(200), .funder_id = id128(100), .valid_from = 0,
+                           .valid_until = UINT64_MAX, .categories = UINT64_C(1) << 7,
+                           .expiry_policy = WELFARE_EXPIRY_FORFEIT};
+    TEST_CHECK_EQ(welfare_create_plan(f.ledger, &plan, &result), 0);
+    welfare_fund_t fund = {id128(300), id128(100), 1000};
+    TEST_CHECK_EQ(welfare_fund(f.ledger, &fund, &result), 0);
+    welfare_grant_entry_t grants[2] = {{id128(401), 100}, {id128(402), 100}};
+    for (int i = 0; i < 2; i++) {
+        welfare_employee_t employee = {.id = grants[i].employee_id, .funder_id = id128(100)};
+        TEST_CHECK_EQ(welfare_create_employee(f.ledger, &employee, &result), 0);
+    }
+    uint32_t results[2];
+    TEST_CHECK_EQ(welfare_grant(f.ledger, id128(500), id128(200), grants, 2, results), 0);
+    TEST_CHECK_EQ(results[0], WELFARE_RESULT_OK);
+    welfare_wallet_t wallets[2];
+    bool found = false;
+    for (int i = 0; i < 2; i++) {
+        TEST_CHECK_EQ(welfare_wallet(f.ledger, grants[i].employee_id, &wallets[i], &found), 0);
+        TEST_REQUIRE(found && wallets[i].pots_count == 1);
+    }
+    welfare_platform_t platform;
+    TEST_CHECK_EQ(welfare_platform(f.ledger, &platform), 0);
+    ledger_u128_t pot_a = wallets[0].pots[0].account_id;
+    ledger_u128_t pot_b = wallets[1].pots[0].account_id;
+
+    ledger_account_t account = account_make(9, FIXTURE_LEDGER, 0);
+    account.id.hi = (uint64_t)WELFARE_ACCOUNT_ID_TAG << 32;
+    EXPECT_ACCOUNT_REFUSED(&f, account, LEDGER_RESULT_ID_RESERVED);
+    ledger_transfer_t tagged = transfer_make(10, 1, 2, 1);
+    tagged.id.hi = (uint64_t)WELFARE_TRANSFER_ID_TAG << 32;
+    EXPECT_TRANSFER_REFUSED(&f, tagged, LEDGER_RESULT_ID_RESERVED);
+    EXPECT_TRANSFER_REFUSED(&f, welfare_raw(11, pot_a, platform.bank_account_id),
+                            LEDGER_RESULT_WELFARE_CASH_OUT_FORBIDDEN);
+    EXPECT_TRANSFER_REFUSED(&f, welfare_raw(12, pot_a, pot_b),
+                            LEDGER_RESULT_WELFARE_TRANSFER_BETWEEN_EMPLOYEES_FORBIDDEN);
+    EXPECT_TRANSFER_REFUSED(&f, welfare_raw(13, platform.bank_account_id, pot_a),
+                            LEDGER_RESULT_WELFARE_ACCOUNT_RESERVED);
+    EXPECT_TRANSFER_REFUSED(&f, welfare_raw(14, id128(1), platform.fees_account_id),
+                            LEDGER_RESULT_WELFARE_ACCOUNT_RESERVED);
+    ledger_transfer_t post = transfer_make(15, 0, 0, 0);
+    memset(&post.debit_account_id, 0, sizeof(post.debit_account_id));
+    memset(&post.credit_account_id, 0, sizeof(post.credit_account_id));
+    post.flags = LEDGER_TRANSFER_POST_PENDING;
+    post.pending_id.hi = (uint64_t)WELFARE_TRANSFER_ID_TAG << 32;
+    post.pending_id.lo = 7;
+    EXPECT_TRANSFER_REFUSED(&f, post, LEDGER_RESULT_WELFARE_ACCOUNT_RESERVED);
+    /* The pots are untouched. */
+    for (int i = 0; i < 2; i++) {
+        welfare_wallet_t after;
+        TEST_CHECK_EQ(welfare_wallet(f.ledger, grants[i].employee_id, &after, &found), 0);
+        TEST_CHECK_EQ(after.pots[0].balance, 100);
+    }
+    fixture_close(&f);
+}
+
+/* ------------------------------------------------------------------------ */
 /* Coverage of the codes                                                    */
 
-/* Runs last: every code 0..64 must have been asserted by a passing check
+/* Runs last: every code 0..68 must have been asserted by a passing check
  * above, so a code added to ledger.h without a scenario fails here. */
 static void test_every_result_code_provoked(void) {
-    TEST_CHECK_EQ(LEDGER_RESULT_CODE_COUNT, 65);
+    TEST_CHECK_EQ(LEDGER_RESULT_CODE_COUNT, 69);
     for (uint32_t code = 0; code < LEDGER_RESULT_CODE_COUNT; code++) {
         if (!results_seen[code]) {
             printf("# result %u (%s) was never provoked\n", code,
@@ -2189,6 +2263,7 @@ int main(int argc, char **argv) {
         {"transfer_flags_matrix", test_transfer_flags_matrix},
         {"transfer_validation_order", test_transfer_validation_order},
         {"timestamps_strictly_increasing", test_timestamps_strictly_increasing},
+        {"welfare_reserved", test_welfare_reserved},
         /* Must stay last. */
         {"every_result_code_provoked", test_every_result_code_provoked},
     };

@@ -1,0 +1,272 @@
+/*
+ * welfare_money.c — money in and out of the welfare circuit: funding a
+ * funder (bank -> funds), granting credit to employees (funds -> pot, the
+ * pot created on the first grant under a plan) and paying providers out
+ * (payable -> bank). Each is one chain; a bulk grant is one chain per
+ * employee inside one group, idempotent per (grant id, employee).
+ */
+#include "welfare_internal.h"
+
+enum { REQUEST_FUND = 1, REQUEST_PAYOUT = 2, REQUEST_GRANT_ENTRY = 3 };
+
+/* ---- fund ---- */
+
+static void fund_digest(const welfare_fund_t *fund, uint8_t digest[16]) {
+    uint8_t bytes[64];
+    welfare_codec_t codec = {bytes, sizeof(bytes), 0, false};
+    codec_put_u32(&codec, REQUEST_FUND);
+    codec_put_u128(&codec, fund->funder_id);
+    codec_put_u64(&codec, fund->amount);
+    welfare_digest(bytes, codec.at, digest);
+}
+
+static int fund_body(ledger_t *ledger, void *context, uint32_t *result_out) {
+    const welfare_fund_t *fund = context;
+    if (!welfare_id_valid(fund->id)) {
+        *result_out = welfare_invalid(ledger, "operation id");
+        return 0;
+    }
+    if (fund->amount == 0) {
+        *result_out = welfare_invalid(ledger, "amount must not be zero");
+        return 0;
+    }
+    uint8_t digest[16];
+    fund_digest(fund, digest);
+    int error = welfare_idempotency_check(ledger, fund->id, digest, result_out);
+    if (error || *result_out != WELFARE_RESULT_OK) return error;
+    uint32_t number = welfare_funder_number(ledger, fund->funder_id);
+    if (number == 0) {
+        *result_out = WELFARE_RESULT_FUNDER_NOT_FOUND;
+        return 0;
+    }
+    posting_t posting = {
+        .code = WELFARE_POSTING_FUND,
+        .debit = welfare_account_id(WELFARE_ACCOUNT_BANK, 1),
+        .credit = welfare_account_id(WELFARE_ACCOUNT_FUNDER, number),
+        .amount = fund->amount,
+        .operation_id = fund->id,
+        .funder_number = number,
+    };
+    uint32_t core = 0;
+    error = welfare_post(ledger, &posting, &core, NULL);
+    if (error) return error;
+    *result_out = welfare_from_core(ledger, core, WELFARE_RESULT_OVERFLOW);
+    if (*result_out != WELFARE_RESULT_OK) return 0;
+    return store_operation_put(ledger, fund->id, digest);
+}
+
+int welfare_fund(ledger_t *ledger, const welfare_fund_t *fund, uint32_t *result_out) {
+    if (fund == NULL) return LEDGER_ERR_INVALID_ARGUMENT;
+    return welfare_run(ledger, fund_body, (void *)fund, result_out);
+}
+
+/* ---- pots ---- */
+
+int welfare_pot_ensure(ledger_t *ledger, ledger_u128_t employee_id,
+                       employee_record_t *employee, const welfare_plan_t *plan,
+                       pot_record_t *pot_out, uint32_t *result_out) {
+    bool found = false;
+    int error = store_pot_get(ledger, NULL, employee_id, plan->id, pot_out, &found);
+    if (error) return error;
+    if (found) {
+        if (pot_out->closed) *result_out = WELFARE_RESULT_POT_CLOSED;
+        return 0;
+    }
+    if (employee->offboarded) {
+        *result_out = WELFARE_RESULT_POT_CLOSED;
+        return 0;
+    }
+    if (employee->pots_count >= WELFARE_POTS_PER_EMPLOYEE_MAX) {
+        *result_out = WELFARE_RESULT_TOO_MANY_POTS;
+        return 0;
+    }
+    memset(pot_out, 0, sizeof(*pot_out));
+    error = welfare_next_pot_number(ledger, &pot_out->number);
+    if (!error) error = welfare_account_create(ledger, WELFARE_ACCOUNT_POT, pot_out->number, employee_id);
+    if (!error) error = store_pot_put(ledger, employee_id, plan->id, pot_out);
+    if (!error) error = store_plan_pot_index_put(ledger, plan->id, employee_id);
+    if (error) return error;
+    employee->pots_count++;
+    return store_employee_put(ledger, employee_id, employee);
+}
+
+/* ---- grant ---- */
+
+typedef struct grant_context {
+    ledger_u128_t grant_id;
+    ledger_u128_t plan_id;
+    const welfare_grant_entry_t *entries;
+} grant_context_t;
+
+static void grant_digest(const grant_context_t *grant, const welfare_grant_entry_t *entry,
+                         uint8_t digest[16]) {
+    uint8_t bytes[64];
+    welfare_codec_t codec = {bytes, sizeof(bytes), 0, false};
+    codec_put_u32(&codec, REQUEST_GRANT_ENTRY);
+    codec_put_u128(&codec, grant->plan_id);
+    codec_put_u64(&codec, entry->amount);
+    welfare_digest(bytes, codec.at, digest);
+}
+
+/* The checks on the plan and the employee; fills the records. */
+static int grant_check(ledger_t *ledger, const grant_context_t *grant,
+                       const welfare_grant_entry_t *entry, welfare_plan_t *plan,
+                       employee_record_t *employee, uint32_t *result_out) {
+    bool found = false;
+    int error = store_plan_get(ledger, NULL, grant->plan_id, plan, &found);
+    if (error) return error;
+    if (!found) {
+        *result_out = WELFARE_RESULT_PLAN_NOT_FOUND;
+        return 0;
+    }
+    error = store_employee_get(ledger, NULL, entry->employee_id, employee, &found);
+    if (error) return error;
+    if (!found) {
+        *result_out = WELFARE_RESULT_EMPLOYEE_NOT_FOUND;
+    } else if (!ledger_u128_equal(employee->funder_id, plan->funder_id)) {
+        *result_out = WELFARE_RESULT_EMPLOYEE_OF_ANOTHER_FUNDER;
+    } else if (employee->offboarded) {
+        *result_out = WELFARE_RESULT_POT_CLOSED;
+    } else if (ledger->now >= plan->valid_until) {
+        *result_out = WELFARE_RESULT_POT_EXPIRED;
+    }
+    return 0;
+}
+
+static int grant_entry(ledger_t *ledger, void *context, uint32_t index, uint32_t *result_out) {
+    const grant_context_t *grant = context;
+    const welfare_grant_entry_t *entry = &grant->entries[index];
+    if (entry->amount == 0) {
+        *result_out = welfare_invalid(ledger, "amount must not be zero");
+        return 0;
+    }
+    uint8_t digest[16];
+    uint8_t stored[16];
+    bool found = false;
+    grant_digest(grant, entry, digest);
+    int error = store_grant_entry_get(ledger, grant->grant_id, entry->employee_id, stored, &found);
+    if (error) return error;
+    if (found) {
+        *result_out = memcmp(stored, digest, 16) == 0 ? WELFARE_RESULT_EXISTS
+                                                      : WELFARE_RESULT_EXISTS_WITH_DIFFERENT_FIELDS;
+        return 0;
+    }
+    welfare_plan_t plan;
+    employee_record_t employee;
+    error = grant_check(ledger, grant, entry, &plan, &employee, result_out);
+    if (error || *result_out != WELFARE_RESULT_OK) return error;
+    pot_record_t pot;
+    error = welfare_pot_ensure(ledger, entry->employee_id, &employee, &plan, &pot, result_out);
+    if (error || *result_out != WELFARE_RESULT_OK) return error;
+    if (pot.granted > UINT64_MAX - entry->amount) {
+        *result_out = WELFARE_RESULT_OVERFLOW;
+        return 0;
+    }
+    if (plan.grant_limit_per_employee != 0 &&
+        pot.granted + entry->amount > plan.grant_limit_per_employee) {
+        *result_out = WELFARE_RESULT_GRANT_LIMIT_EXCEEDED;
+        return 0;
+    }
+    uint32_t number = welfare_funder_number(ledger, plan.funder_id);
+    posting_t posting = {
+        .code = WELFARE_POSTING_GRANT,
+        .debit = welfare_account_id(WELFARE_ACCOUNT_FUNDER, number),
+        .credit = welfare_account_id(WELFARE_ACCOUNT_POT, pot.number),
+        .amount = entry->amount,
+        .operation_id = grant->grant_id,
+        .funder_number = number,
+    };
+    uint32_t core = 0;
+    error = welfare_post(ledger, &posting, &core, NULL);
+    if (error) return error;
+    *result_out = welfare_from_core(ledger, core, WELFARE_RESULT_INSUFFICIENT_FUNDS);
+    if (*result_out != WELFARE_RESULT_OK) return 0;
+    pot.granted += entry->amount;
+    error = store_pot_put(ledger, entry->employee_id, plan.id, &pot);
+    if (error) return error;
+    return store_grant_entry_put(ledger, grant->grant_id, entry->employee_id, digest);
+}
+
+int welfare_grant(ledger_t *ledger, ledger_u128_t grant_id, ledger_u128_t plan_id,
+                  const welfare_grant_entry_t *entries, uint32_t count,
+                  uint32_t *results_out) {
+    if (ledger == NULL || entries == NULL || results_out == NULL) return LEDGER_ERR_INVALID_ARGUMENT;
+    if (count == 0 || count > WELFARE_GRANT_EMPLOYEES_MAX) return LEDGER_ERR_INVALID_ARGUMENT;
+    if (!welfare_id_valid(grant_id)) {
+        ledger_set_error(ledger, "invalid field: grant id");
+        for (uint32_t i = 0; i < count; i++) results_out[i] = WELFARE_RESULT_INVALID_FIELD;
+        return 0;
+    }
+    grant_context_t grant = {grant_id, plan_id, entries};
+    return welfare_run_entries(ledger, grant_entry, &grant, count, results_out);
+}
+
+/* ---- payout ---- */
+
+typedef struct payout_context {
+    ledger_u128_t id;
+    ledger_u128_t provider_id;
+    uint64_t amount;
+    ledger_u128_t reference;
+    uint64_t paid;
+} payout_context_t;
+
+static int payout_body(ledger_t *ledger, void *context, uint32_t *result_out) {
+    payout_context_t *payout = context;
+    payout->paid = 0;
+    if (!welfare_id_valid(payout->id)) {
+        *result_out = welfare_invalid(ledger, "operation id");
+        return 0;
+    }
+    uint8_t bytes[80];
+    welfare_codec_t codec = {bytes, sizeof(bytes), 0, false};
+    codec_put_u32(&codec, REQUEST_PAYOUT);
+    codec_put_u128(&codec, payout->provider_id);
+    codec_put_u64(&codec, payout->amount);
+    codec_put_u128(&codec, payout->reference);
+    uint8_t digest[16];
+    welfare_digest(bytes, codec.at, digest);
+    int error = welfare_idempotency_check(ledger, payout->id, digest, result_out);
+    if (error || *result_out != WELFARE_RESULT_OK) return error;
+    provider_record_t provider;
+    bool found = false;
+    error = store_provider_get(ledger, NULL, payout->provider_id, &provider, &found);
+    if (error) return error;
+    if (!found) {
+        *result_out = WELFARE_RESULT_PROVIDER_NOT_FOUND;
+        return 0;
+    }
+    ledger_u128_t payable = welfare_account_id(WELFARE_ACCOUNT_PROVIDER, provider.number);
+    uint64_t available = welfare_available(ledger, payable);
+    uint64_t amount = payout->amount == 0 ? available : payout->amount;
+    if (amount > available) {
+        *result_out = WELFARE_RESULT_PAYABLE_INSUFFICIENT;
+        return 0;
+    }
+    if (amount > 0) {
+        posting_t posting = {
+            .code = WELFARE_POSTING_PAYOUT,
+            .debit = payable,
+            .credit = welfare_account_id(WELFARE_ACCOUNT_BANK, 1),
+            .amount = amount,
+            .operation_id = payout->id,
+            .user_data_64 = posting_user_data_64(0, 0, provider.number),
+        };
+        uint32_t core = 0;
+        error = welfare_post(ledger, &posting, &core, NULL);
+        if (error) return error;
+        *result_out = welfare_from_core(ledger, core, WELFARE_RESULT_PAYABLE_INSUFFICIENT);
+        if (*result_out != WELFARE_RESULT_OK) return 0;
+    }
+    payout->paid = amount;
+    return store_operation_put(ledger, payout->id, digest);
+}
+
+int welfare_payout(ledger_t *ledger, ledger_u128_t id, ledger_u128_t provider_id,
+                   uint64_t amount, ledger_u128_t reference, uint32_t *result_out,
+                   uint64_t *paid_out) {
+    payout_context_t payout = {id, provider_id, amount, reference, 0};
+    int error = welfare_run(ledger, payout_body, &payout, result_out);
+    if (paid_out != NULL) *paid_out = error == 0 ? payout.paid : 0;
+    return error;
+}

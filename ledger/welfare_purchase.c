@@ -1,0 +1,482 @@
+/*
+ * welfare_purchase.c — purchases: immediate (pot(s) -> provider payable,
+ * payable -> fees) or held (pending pot(s) -> payable, fee at capture),
+ * capture (at most the held amount; the rest is released), void, and the
+ * automatic expiry of holds. Fringe categories count against the
+ * employee's cap of the fiscal year at the moment of the choice (purchase
+ * or hold); a release gives back what was not captured.
+ *
+ * The purchase record ('Q') keeps, per pot, what was taken and refunded,
+ * so that refunds go back where the money came from.
+ */
+#include "welfare_internal.h"
+#include "welfare_pots.h"
+
+enum { REQUEST_PURCHASE = 10, REQUEST_CAPTURE = 11, REQUEST_VOID = 12 };
+
+static const uint64_t NS_PER_SECOND = 1000000000ull;
+
+static void purchase_digest(const welfare_purchase_t *purchase, uint8_t digest[16]) {
+    uint8_t bytes[128];
+    welfare_codec_t codec = {bytes, sizeof(bytes), 0, false};
+    codec_put_u32(&codec, REQUEST_PURCHASE);
+    codec_put_u128(&codec, purchase->employee_id);
+    codec_put_u128(&codec, purchase->provider_id);
+    codec_put_u32(&codec, purchase->category);
+    codec_put_u32(&codec, purchase->hold_timeout_s);
+    codec_put_u64(&codec, purchase->amount);
+    codec_put_u128(&codec, purchase->reference);
+    welfare_digest(bytes, codec.at, digest);
+}
+
+static uint32_t purchase_validate(ledger_t *ledger, const welfare_purchase_t *purchase) {
+    if (!welfare_id_valid(purchase->id)) return welfare_invalid(ledger, "purchase id");
+    if (purchase->amount == 0) return welfare_invalid(ledger, "amount must not be zero");
+    if (purchase->category == 0 || purchase->category > WELFARE_CATEGORY_ID_MAX) {
+        return welfare_invalid(ledger, "category must be 1..63");
+    }
+    if (purchase->hold_timeout_s > WELFARE_HOLD_TIMEOUT_MAX_S) {
+        return welfare_invalid(ledger, "hold timeout above 90 days");
+    }
+    return WELFARE_RESULT_OK;
+}
+
+/* Everything a purchase needs to know before it moves money. */
+typedef struct purchase_plan {
+    employee_record_t employee;
+    provider_record_t provider;
+    welfare_category_t category;
+    employee_pots_t eligible;
+    pot_split_t split;
+    uint32_t year;
+    uint32_t funder_number;
+} purchase_plan_t;
+
+/* Who and what: employee, provider, category. */
+static int purchase_parties(ledger_t *ledger, const welfare_purchase_t *purchase,
+                            purchase_plan_t *plan, uint32_t *result_out) {
+    bool found = false;
+    int error = store_employee_get(ledger, NULL, purchase->employee_id, &plan->employee, &found);
+    if (error) return error;
+    if (!found) {
+        *result_out = WELFARE_RESULT_EMPLOYEE_NOT_FOUND;
+        return 0;
+    }
+    if (plan->employee.offboarded) {
+        *result_out = WELFARE_RESULT_POT_CLOSED;
+        return 0;
+    }
+    error = store_provider_get(ledger, NULL, purchase->provider_id, &plan->provider, &found);
+    if (error) return error;
+    if (!found) {
+        *result_out = WELFARE_RESULT_PROVIDER_NOT_FOUND;
+        return 0;
+    }
+    error = store_category_get(ledger, NULL, purchase->category, &plan->category, &found);
+    if (error) return error;
+    if (!found) {
+        *result_out = WELFARE_RESULT_CATEGORY_NOT_FOUND;
+    } else if (!(plan->provider.categories & (UINT64_C(1) << purchase->category))) {
+        *result_out = WELFARE_RESULT_CATEGORY_NOT_SOLD_BY_PROVIDER;
+    }
+    return 0;
+}
+
+/* Which pots pay, and the fringe cap. */
+static int purchase_pots(ledger_t *ledger, const welfare_purchase_t *purchase,
+                         purchase_plan_t *plan, uint32_t *result_out) {
+    employee_pots_t all;
+    int error = welfare_pots_load(ledger, NULL, purchase->employee_id, &all);
+    if (error) return error;
+    *result_out = welfare_pots_eligible(&all, purchase->category, ledger->now, &plan->eligible);
+    if (*result_out != WELFARE_RESULT_OK) return 0;
+    plan->year = welfare_fiscal_year(ledger->now);
+    if (plan->category.fiscal_basis == WELFARE_BASIS_FRINGE) {
+        error = welfare_fringe_check(ledger, purchase->employee_id, plan->year,
+                                     purchase->amount, result_out);
+        if (error || *result_out != WELFARE_RESULT_OK) return error;
+    }
+    *result_out = welfare_pots_select(&plan->eligible, purchase->amount, true, &plan->split);
+    plan->funder_number = welfare_funder_number(ledger, plan->employee.funder_id);
+    return 0;
+}
+
+/* The pot postings (pending for a hold); fills the record's pots. */
+static int purchase_post_pots(ledger_t *ledger, const welfare_purchase_t *purchase,
+                              const purchase_plan_t *plan, purchase_record_t *record,
+                              uint32_t *result_out) {
+    bool hold = purchase->hold_timeout_s != 0;
+    ledger_u128_t payable = welfare_account_id(WELFARE_ACCOUNT_PROVIDER, plan->provider.number);
+    for (uint32_t i = 0; i < plan->split.count; i++) {
+        const pot_candidate_t *pot = &plan->eligible.pots[plan->split.index[i]];
+        posting_t posting = {
+            .code = WELFARE_POSTING_PURCHASE,
+            .debit = pot->account_id,
+            .credit = payable,
+            .amount = plan->split.amount[i],
+            .flags = hold ? LEDGER_TRANSFER_PENDING : 0,
+            .operation_id = purchase->id,
+            .user_data_64 = posting_user_data_64(purchase->category, plan->year,
+                                                 plan->provider.number),
+            .funder_number = plan->funder_number,
+        };
+        uint32_t core = 0;
+        ledger_u128_t transfer_id;
+        int error = welfare_post(ledger, &posting, &core, &transfer_id);
+        if (error) return error;
+        *result_out = welfare_from_core(ledger, core, WELFARE_RESULT_INSUFFICIENT_POT_BALANCE);
+        if (*result_out != WELFARE_RESULT_OK) return 0;
+        purchase_pot_t *slot = &record->pots[i];
+        memset(slot, 0, sizeof(*slot));
+        slot->plan_id = pot->plan.id;
+        slot->pot_number = pot->pot.number;
+        slot->amount = plan->split.amount[i];
+        if (hold) slot->pending_id = transfer_id;
+    }
+    record->pots_count = plan->split.count;
+    return 0;
+}
+
+/* payable -> fees for a captured amount. */
+static int purchase_post_fee(ledger_t *ledger, ledger_u128_t operation_id,
+                             const purchase_record_t *record, uint32_t provider_number,
+                             uint32_t funder_number, uint64_t fee, uint32_t *result_out) {
+    if (fee == 0) return 0;
+    posting_t posting = {
+        .code = WELFARE_POSTING_FEE,
+        .debit = welfare_account_id(WELFARE_ACCOUNT_PROVIDER, provider_number),
+        .credit = welfare_account_id(WELFARE_ACCOUNT_FEES, 1),
+        .amount = fee,
+        .operation_id = operation_id,
+        .user_data_64 = posting_user_data_64(record->category, record->fiscal_year,
+                                             provider_number),
+        .funder_number = funder_number,
+    };
+    uint32_t core = 0;
+    int error = welfare_post(ledger, &posting, &core, NULL);
+    if (error) return error;
+    *result_out = welfare_from_core(ledger, core, WELFARE_RESULT_PAYABLE_INSUFFICIENT);
+    return 0;
+}
+
+/* Writes the record, the indexes, the cap usage and the idempotency record. */
+static int purchase_record_all(ledger_t *ledger, const welfare_purchase_t *purchase,
+                               purchase_record_t *record, const uint8_t digest[16]) {
+    int error = store_purchase_put(ledger, purchase->id, record);
+    if (!error && record->fringe) {
+        error = welfare_fringe_add(ledger, purchase->employee_id, record->fiscal_year,
+                                   record->amount, false);
+    }
+    if (!error && record->state == PURCHASE_HELD) {
+        error = store_hold_index_put(ledger, record->hold_expires_at, purchase->id);
+        if (!error) error = store_employee_hold_put(ledger, purchase->employee_id, purchase->id);
+    }
+    if (!error) error = store_operation_put(ledger, purchase->id, digest);
+    return error;
+}
+
+static int purchase_body(ledger_t *ledger, void *context, uint32_t *result_out) {
+    const welfare_purchase_t *purchase = context;
+    *result_out = purchase_validate(ledger, purchase);
+    if (*result_out != WELFARE_RESULT_OK) return 0;
+    uint8_t digest[16];
+    purchase_digest(purchase, digest);
+    int error = welfare_idempotency_check(ledger, purchase->id, digest, result_out);
+    if (error || *result_out != WELFARE_RESULT_OK) return error;
+    purchase_plan_t plan;
+    error = purchase_parties(ledger, purchase, &plan, result_out);
+    if (error || *result_out != WELFARE_RESULT_OK) return error;
+    error = purchase_pots(ledger, purchase, &plan, result_out);
+    if (error || *result_out != WELFARE_RESULT_OK) return error;
+    purchase_record_t record;
+    memset(&record, 0, sizeof(record));
+    record.employee_id = purchase->employee_id;
+    record.provider_id = purchase->provider_id;
+    record.category = purchase->category;
+    record.fiscal_year = plan.year;
+    record.fee_bps = plan.provider.fee_bps;
+    record.amount = purchase->amount;
+    record.fringe = plan.category.fiscal_basis == WELFARE_BASIS_FRINGE;
+    record.state = purchase->hold_timeout_s != 0 ? PURCHASE_HELD : PURCHASE_CAPTURED;
+    if (record.state == PURCHASE_HELD) {
+        record.hold_expires_at = ledger->now + (uint64_t)purchase->hold_timeout_s * NS_PER_SECOND;
+    }
+    error = purchase_post_pots(ledger, purchase, &plan, &record, result_out);
+    if (error || *result_out != WELFARE_RESULT_OK) return error;
+    if (record.state == PURCHASE_CAPTURED) {
+        record.fee = welfare_fee(record.amount, record.fee_bps);
+        error = purchase_post_fee(ledger, purchase->id, &record, plan.provider.number,
+                                  plan.funder_number, record.fee, result_out);
+        if (error || *result_out != WELFARE_RESULT_OK) return error;
+    }
+    return purchase_record_all(ledger, purchase, &record, digest);
+}
+
+int welfare_purchase(ledger_t *ledger, const welfare_purchase_t *purchase,
+                     uint32_t *result_out) {
+    if (purchase == NULL) return LEDGER_ERR_INVALID_ARGUMENT;
+    return welfare_run(ledger, purchase_body, (void *)purchase, result_out);
+}
+
+/* ---- releasing and capturing holds ---- */
+
+/* After credit came back into the pot of `slot`: if that pot cannot keep it
+ * (plan ended, pot closed), it follows the plan's expiry policy now. */
+int welfare_pot_returned(ledger_t *ledger, ledger_u128_t employee_id,
+                         const purchase_pot_t *slot, uint64_t amount,
+                         ledger_u128_t operation_id, uint32_t *result_out) {
+    if (amount == 0) return 0;
+    welfare_plan_t plan;
+    pot_record_t pot;
+    bool found_plan = false;
+    bool found_pot = false;
+    int error = store_plan_get(ledger, NULL, slot->plan_id, &plan, &found_plan);
+    if (!error) error = store_pot_get(ledger, NULL, employee_id, slot->plan_id, &pot, &found_pot);
+    if (error) return error;
+    if (!found_plan || !found_pot) return LEDGER_ERR_CORRUPT;
+    if (!pot.closed && ledger->now < plan.valid_until) return 0;
+    return welfare_pot_settle(ledger, employee_id, &plan, pot.number, amount, operation_id,
+                              pot.closed, NULL, result_out);
+}
+
+/* The user data and funder number a purchase's postings carry. */
+typedef struct purchase_tags {
+    uint64_t user_data_64;
+    uint32_t funder_number;
+    uint32_t provider_number;
+} purchase_tags_t;
+
+static int purchase_tags(ledger_t *ledger, const purchase_record_t *purchase,
+                         purchase_tags_t *tags_out) {
+    provider_record_t provider;
+    employee_record_t employee;
+    bool found_provider = false;
+    bool found_employee = false;
+    int error = store_provider_get(ledger, NULL, purchase->provider_id, &provider, &found_provider);
+    if (!error) error = store_employee_get(ledger, NULL, purchase->employee_id, &employee, &found_employee);
+    if (error) return error;
+    if (!found_provider || !found_employee) return LEDGER_ERR_CORRUPT;
+    tags_out->provider_number = provider.number;
+    tags_out->funder_number = welfare_funder_number(ledger, employee.funder_id);
+    tags_out->user_data_64 = posting_user_data_64(purchase->category, purchase->fiscal_year,
+                                                  provider.number);
+    return 0;
+}
+
+/* Posts (amount > 0) or voids (amount 0) the pending transfer of a pot. */
+static int hold_resolve(ledger_t *ledger, ledger_u128_t operation_id, const purchase_pot_t *slot,
+                        uint64_t amount, const purchase_tags_t *tags, uint32_t *result_out) {
+    posting_t posting = {
+        .code = WELFARE_POSTING_PURCHASE,
+        .amount = amount,
+        .flags = amount > 0 ? LEDGER_TRANSFER_POST_PENDING : LEDGER_TRANSFER_VOID_PENDING,
+        .pending_id = slot->pending_id,
+        .operation_id = operation_id,
+        .user_data_64 = tags->user_data_64,
+        .funder_number = tags->funder_number,
+    };
+    uint32_t core = 0;
+    int error = welfare_post(ledger, &posting, &core, NULL);
+    if (error) return error;
+    *result_out = welfare_from_core(ledger, core, WELFARE_RESULT_HOLD_NOT_PENDING);
+    return 0;
+}
+
+/* The hold is no longer open: indexes and cap usage of what was not taken. */
+static int hold_close(ledger_t *ledger, ledger_u128_t purchase_id, purchase_record_t *purchase,
+                      uint64_t released) {
+    int error = store_hold_index_delete(ledger, purchase->hold_expires_at, purchase_id);
+    if (!error) error = store_employee_hold_delete(ledger, purchase->employee_id, purchase_id);
+    if (!error && purchase->fringe && released > 0) {
+        error = welfare_fringe_add(ledger, purchase->employee_id, purchase->fiscal_year,
+                                   released, true);
+    }
+    if (!error) error = store_purchase_put(ledger, purchase_id, purchase);
+    return error;
+}
+
+int welfare_hold_release(ledger_t *ledger, ledger_u128_t operation_id,
+                         ledger_u128_t purchase_id, purchase_record_t *purchase,
+                         uint32_t final_state, uint32_t *result_out) {
+    purchase_tags_t tags;
+    int tags_error = purchase_tags(ledger, purchase, &tags);
+    if (tags_error) return tags_error;
+    for (uint32_t i = 0; i < purchase->pots_count; i++) {
+        int error = hold_resolve(ledger, operation_id, &purchase->pots[i], 0, &tags, result_out);
+        if (!error && *result_out == WELFARE_RESULT_OK) {
+            error = welfare_pot_returned(ledger, purchase->employee_id, &purchase->pots[i],
+                                         purchase->pots[i].amount, operation_id, result_out);
+        }
+        if (error || *result_out != WELFARE_RESULT_OK) return error;
+    }
+    uint64_t released = purchase->amount;
+    purchase->state = final_state;
+    return hold_close(ledger, purchase_id, purchase, released);
+}
+
+typedef struct hold_request {
+    ledger_u128_t id;
+    ledger_u128_t purchase_id;
+    uint64_t amount;
+    uint32_t kind; /* REQUEST_CAPTURE or REQUEST_VOID */
+} hold_request_t;
+
+/* Common start of capture and void: id, idempotency, an open hold. */
+static int hold_request_begin(ledger_t *ledger, const hold_request_t *request,
+                              purchase_record_t *purchase, uint8_t digest[16],
+                              uint32_t *result_out) {
+    if (!welfare_id_valid(request->id)) {
+        *result_out = welfare_invalid(ledger, "operation id");
+        return 0;
+    }
+    uint8_t bytes[64];
+    welfare_codec_t codec = {bytes, sizeof(bytes), 0, false};
+    codec_put_u32(&codec, request->kind);
+    codec_put_u128(&codec, request->purchase_id);
+    codec_put_u64(&codec, request->amount);
+    welfare_digest(bytes, codec.at, digest);
+    int error = welfare_idempotency_check(ledger, request->id, digest, result_out);
+    if (error || *result_out != WELFARE_RESULT_OK) return error;
+    bool found = false;
+    error = store_purchase_get(ledger, NULL, request->purchase_id, purchase, &found);
+    if (error) return error;
+    if (!found) {
+        *result_out = WELFARE_RESULT_PURCHASE_NOT_FOUND;
+    } else if (purchase->state != PURCHASE_HELD) {
+        *result_out = WELFARE_RESULT_HOLD_NOT_PENDING;
+    }
+    return 0;
+}
+
+/* Posts `captured` across the hold's pots in order, voiding the rest. */
+static int capture_pots(ledger_t *ledger, const hold_request_t *request,
+                        purchase_record_t *purchase, uint64_t captured,
+                        const purchase_tags_t *tags, uint32_t *result_out) {
+    uint64_t remaining = captured;
+    for (uint32_t i = 0; i < purchase->pots_count; i++) {
+        purchase_pot_t *slot = &purchase->pots[i];
+        uint64_t take = slot->amount < remaining ? slot->amount : remaining;
+        int error = hold_resolve(ledger, request->id, slot, take, tags, result_out);
+        if (error || *result_out != WELFARE_RESULT_OK) return error;
+        error = welfare_pot_returned(ledger, purchase->employee_id, slot, slot->amount - take,
+                                     request->id, result_out);
+        if (error || *result_out != WELFARE_RESULT_OK) return error;
+        slot->amount = take;
+        remaining -= take;
+    }
+    return 0;
+}
+
+static int capture_body(ledger_t *ledger, void *context, uint32_t *result_out) {
+    const hold_request_t *request = context;
+    purchase_record_t purchase;
+    uint8_t digest[16];
+    int error = hold_request_begin(ledger, request, &purchase, digest, result_out);
+    if (error || *result_out != WELFARE_RESULT_OK) return error;
+    uint64_t captured = request->amount == 0 ? purchase.amount : request->amount;
+    if (captured > purchase.amount) {
+        *result_out = WELFARE_RESULT_CAPTURE_EXCEEDS_HOLD;
+        return 0;
+    }
+    purchase_tags_t tags;
+    error = purchase_tags(ledger, &purchase, &tags);
+    if (error) return error;
+    error = capture_pots(ledger, request, &purchase, captured, &tags, result_out);
+    if (error || *result_out != WELFARE_RESULT_OK) return error;
+    uint64_t released = purchase.amount - captured;
+    purchase.amount = captured;
+    purchase.fee = welfare_fee(captured, purchase.fee_bps);
+    purchase.state = PURCHASE_CAPTURED;
+    error = purchase_post_fee(ledger, request->id, &purchase, tags.provider_number,
+                              tags.funder_number, purchase.fee, result_out);
+    if (error || *result_out != WELFARE_RESULT_OK) return error;
+    error = hold_close(ledger, request->purchase_id, &purchase, released);
+    if (!error) error = store_operation_put(ledger, request->id, digest);
+    return error;
+}
+
+int welfare_capture(ledger_t *ledger, ledger_u128_t id, ledger_u128_t purchase_id,
+                    uint64_t amount, uint32_t *result_out) {
+    hold_request_t request = {id, purchase_id, amount, REQUEST_CAPTURE};
+    return welfare_run(ledger, capture_body, &request, result_out);
+}
+
+static int void_body(ledger_t *ledger, void *context, uint32_t *result_out) {
+    const hold_request_t *request = context;
+    purchase_record_t purchase;
+    uint8_t digest[16];
+    int error = hold_request_begin(ledger, request, &purchase, digest, result_out);
+    if (error || *result_out != WELFARE_RESULT_OK) return error;
+    error = welfare_hold_release(ledger, request->id, request->purchase_id, &purchase,
+                                 PURCHASE_VOIDED, result_out);
+    if (error || *result_out != WELFARE_RESULT_OK) return error;
+    return store_operation_put(ledger, request->id, digest);
+}
+
+int welfare_void(ledger_t *ledger, ledger_u128_t id, ledger_u128_t purchase_id,
+                 uint32_t *result_out) {
+    hold_request_t request = {id, purchase_id, 0, REQUEST_VOID};
+    return welfare_run(ledger, void_body, &request, result_out);
+}
+
+/* ---- expiry of holds ---- */
+
+/* Expires one due hold in its own chain; *done_out false when none is due
+ * (or when the expiry was refused, which leaves it for the next call). */
+static int expire_one(ledger_t *ledger, bool *done_out) {
+    uint64_t expires_at = 0;
+    ledger_u128_t purchase_id;
+    bool found = false;
+    *done_out = false;
+    int error = store_hold_index_first_due(ledger, ledger->now, &expires_at, &purchase_id, &found);
+    if (error || !found) return error;
+    error = ledger_chain_begin(ledger);
+    if (error) return error;
+    purchase_record_t purchase;
+    bool found_purchase = false;
+    uint32_t result = WELFARE_RESULT_OK;
+    error = store_purchase_get(ledger, NULL, purchase_id, &purchase, &found_purchase);
+    if (!error && (!found_purchase || purchase.state != PURCHASE_HELD)) error = LEDGER_ERR_CORRUPT;
+    if (!error) {
+        error = welfare_hold_release(ledger, purchase_id, purchase_id, &purchase,
+                                     PURCHASE_EXPIRED, &result);
+    }
+    if (error || result != WELFARE_RESULT_OK) {
+        ledger_chain_rollback(ledger);
+        return error;
+    }
+    error = ledger_chain_commit(ledger);
+    *done_out = error == 0;
+    return error;
+}
+
+int welfare_expire_due(ledger_t *ledger, uint32_t *expired_count_out) {
+    uint32_t expired = 0;
+    int error = 0;
+    for (bool done = true; done && expired < LEDGER_EXPIRE_BATCH_MAX && !error;) {
+        error = expire_one(ledger, &done);
+        if (done) expired++;
+    }
+    if (expired_count_out != NULL) *expired_count_out = expired;
+    return error;
+}
+
+int welfare_expire_holds(ledger_t *ledger, uint32_t *expired_count_out) {
+    if (ledger == NULL || ledger->options.read_only) return LEDGER_ERR_INVALID_ARGUMENT;
+    uint32_t expired = 0;
+    bool retry = false;
+    int error = 0;
+    do {
+        bool auto_group = false;
+        expired = 0;
+        error = ledger_write_auto_begin(ledger, &auto_group);
+        if (error) return error;
+        ledger->now = ledger->options.clock(ledger->options.clock_context);
+        error = welfare_platform_ensure_in_group(ledger);
+        if (!error) error = welfare_expire_due(ledger, &expired);
+        error = ledger_write_auto_end(ledger, auto_group, error);
+        error = ledger_write_settle(ledger, auto_group, error, &retry);
+    } while (retry);
+    if (expired_count_out != NULL) *expired_count_out = error == 0 ? expired : 0;
+    return error;
+}
