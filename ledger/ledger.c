@@ -101,6 +101,7 @@ static void ledger_free(ledger_t *ledger) {
     if (ledger->read_txn) mdb_txn_abort(ledger->read_txn);
     store_close(ledger);
     accounts_free(&ledger->accounts);
+    welfare_cache_free(&ledger->welfare_cache);
     memory_free(ledger->path);
     memory_free(ledger);
 }
@@ -140,6 +141,9 @@ void savepoint_restore(ledger_t *ledger, const savepoint_t *savepoint) {
     ledger->last_timestamp = savepoint->last_timestamp;
     ledger->transfer_id_max = savepoint->transfer_id_max;
     ledger->pending_count = savepoint->pending_count;
+    welfare_cache_invalidate(&ledger->welfare_cache);
+    ledger->welfare_platform_ready = false;
+    ledger->welfare_hold_next_due = 0;
 }
 
 /* ---- write groups ---- */

@@ -23,6 +23,7 @@
 #include "accounts.h"
 #include "ledger.h"
 #include "record.h"
+#include "welfare_cache.h"
 
 /* What a rollback restores besides the account states. */
 typedef struct savepoint {
@@ -67,6 +68,12 @@ struct ledger {
     uint64_t now; /* clock read at the start of the current call */
 
     MDB_txn *read_txn; /* reset between reads; renewed on use */
+
+    /* The welfare layer's memory (welfare_cache.h); any rollback
+     * invalidates all of it (savepoint_restore). */
+    welfare_cache_t welfare_cache;
+    bool welfare_platform_ready;    /* the platform record was found */
+    uint64_t welfare_hold_next_due; /* no hold expires before this; 0 = unknown */
 
     uint64_t replayed_events;
     uint64_t replay_ns;

@@ -95,10 +95,20 @@ typedef struct provider_record {
     uint64_t categories;
 } provider_record_t;
 
+typedef struct employee_pot_ref {
+    ledger_u128_t plan_id;
+    uint64_t pot_number;
+} employee_pot_ref_t;
+
+/* An employee, with the list of its pots (so the purchase path finds them
+ * with one read). Offboarding closes every pot at once: a pot is closed
+ * exactly when its employee is offboarded. */
 typedef struct employee_record {
     ledger_u128_t funder_id;
+    uint32_t funder_number;
     uint32_t pots_count;
     bool offboarded;
+    employee_pot_ref_t pots[WELFARE_POTS_PER_EMPLOYEE_MAX];
 } employee_record_t;
 
 typedef struct pot_record {
@@ -123,8 +133,12 @@ typedef struct purchase_pot {
 } purchase_pot_t;
 
 typedef struct purchase_record {
+    /* The request as submitted (idempotency compares these). */
     ledger_u128_t employee_id;
     ledger_u128_t provider_id;
+    ledger_u128_t reference;
+    uint64_t requested_amount;
+    uint32_t hold_timeout_s;
     uint32_t category;
     uint32_t fiscal_year;
     uint32_t state;    /* enum purchase_state */
@@ -165,6 +179,10 @@ int store_purchase_put(ledger_t *ledger, ledger_u128_t id, const purchase_record
 int store_hold_index_put(ledger_t *ledger, uint64_t expires_at, ledger_u128_t purchase_id);
 int store_hold_index_delete(ledger_t *ledger, uint64_t expires_at, ledger_u128_t purchase_id);
 /* The earliest hold index entry due at `now`; *found_out false if none. */
+/* The first hold index entry: *expires_at_out gets its expiry (when there
+ * is one); *found_out is true only when it is due at `due_at`. */
+int store_hold_index_first(ledger_t *ledger, uint64_t due_at, uint64_t *expires_at_out,
+                           ledger_u128_t *purchase_id_out, bool *found_out);
 int store_hold_index_first_due(ledger_t *ledger, uint64_t now, uint64_t *expires_at_out,
                                ledger_u128_t *purchase_id_out, bool *found_out);
 /* Index of an employee's open holds: 'W' employee id, purchase id. */
@@ -207,6 +225,12 @@ typedef int (*welfare_body_fn)(ledger_t *ledger, void *context, uint32_t *result
  * chain. Returns 0 (result in *result_out) or a core error. */
 int welfare_run(ledger_t *ledger, welfare_body_fn body, void *context,
                 uint32_t *result_out);
+
+/* As welfare_run, without the nested chain, for a body that refuses only
+ * before its first write. Should it refuse after writing anyway (a bug),
+ * the whole group fails (nothing is half-applied) with LEDGER_ERR_CORRUPT. */
+int welfare_run_direct(ledger_t *ledger, welfare_body_fn body, void *context,
+                       uint32_t *result_out);
 
 /* Inside a group: the platform exists (creates it and the default rules
  * when missing). */

@@ -86,6 +86,8 @@ int welfare_pot_ensure(ledger_t *ledger, ledger_u128_t employee_id,
     if (!error) error = store_pot_put(ledger, employee_id, plan->id, pot_out);
     if (!error) error = store_plan_pot_index_put(ledger, plan->id, employee_id);
     if (error) return error;
+    employee->pots[employee->pots_count].plan_id = plan->id;
+    employee->pots[employee->pots_count].pot_number = pot_out->number;
     employee->pots_count++;
     return store_employee_put(ledger, employee_id, employee);
 }

@@ -10,19 +10,6 @@
 #include "welfare_internal.h"
 #include "welfare_pots.h"
 
-typedef struct plan_ids {
-    ledger_u128_t ids[WELFARE_POTS_PER_EMPLOYEE_MAX];
-    uint32_t count;
-} plan_ids_t;
-
-static int plan_id_visit(void *context, welfare_codec_t *key_rest, welfare_codec_t *value) {
-    (void)value;
-    plan_ids_t *ids = context;
-    if (ids->count == WELFARE_POTS_PER_EMPLOYEE_MAX) return LEDGER_ERR_CORRUPT;
-    ids->ids[ids->count++] = codec_get_u128_be(key_rest);
-    return 0;
-}
-
 static bool pot_before(const pot_candidate_t *a, const pot_candidate_t *b) {
     if (a->plan.valid_until != b->plan.valid_until) return a->plan.valid_until < b->plan.valid_until;
     if (a->plan.id.hi != b->plan.id.hi) return a->plan.id.hi < b->plan.id.hi;
@@ -41,24 +28,19 @@ static void pots_sort(employee_pots_t *pots) {
     }
 }
 
-int welfare_pots_load(ledger_t *ledger, MDB_txn *txn, ledger_u128_t employee_id,
+int welfare_pots_load(ledger_t *ledger, MDB_txn *txn, const employee_record_t *employee,
                       employee_pots_t *pots_out) {
-    plan_ids_t ids;
-    ids.count = 0;
-    welfare_key_t prefix;
-    key_begin(&prefix, 'T');
-    codec_put_u128_be(&prefix.codec, employee_id);
-    int error = store_scan(ledger, txn, &prefix, plan_id_visit, &ids);
+    int error = 0;
     pots_out->count = 0;
-    for (uint32_t i = 0; i < ids.count && !error; i++) {
+    for (uint32_t i = 0; i < employee->pots_count && !error; i++) {
         pot_candidate_t *pot = &pots_out->pots[pots_out->count];
-        bool found_pot = false;
-        bool found_plan = false;
-        error = store_pot_get(ledger, txn, employee_id, ids.ids[i], &pot->pot, &found_pot);
-        if (!error) error = store_plan_get(ledger, txn, ids.ids[i], &pot->plan, &found_plan);
-        if (!error && (!found_pot || !found_plan)) error = LEDGER_ERR_CORRUPT;
+        bool found = false;
+        error = store_plan_get(ledger, txn, employee->pots[i].plan_id, &pot->plan, &found);
+        if (!error && !found) error = LEDGER_ERR_CORRUPT;
         if (error) break;
-        pot->account_id = welfare_account_id(WELFARE_ACCOUNT_POT, pot->pot.number);
+        pot->pot_number = employee->pots[i].pot_number;
+        pot->closed = employee->offboarded;
+        pot->account_id = welfare_account_id(WELFARE_ACCOUNT_POT, pot->pot_number);
         pot->available = welfare_available(ledger, pot->account_id);
         pots_out->count++;
     }
@@ -73,7 +55,7 @@ uint32_t welfare_pots_eligible(const employee_pots_t *all, uint32_t category, ui
     eligible_out->count = 0;
     for (uint32_t i = 0; i < all->count; i++) {
         const pot_candidate_t *pot = &all->pots[i];
-        if (pot->pot.closed || !(pot->plan.categories & (UINT64_C(1) << category))) continue;
+        if (pot->closed || !(pot->plan.categories & (UINT64_C(1) << category))) continue;
         allowed = true;
         if (now >= pot->plan.valid_until) {
             ended = true;

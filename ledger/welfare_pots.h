@@ -11,7 +11,8 @@
 /* One pot with its plan and its spendable amount now. */
 typedef struct pot_candidate {
     welfare_plan_t plan;
-    pot_record_t pot;
+    uint64_t pot_number;
+    bool closed;
     ledger_u128_t account_id;
     uint64_t available; /* credits posted - debits posted - debits pending */
 } pot_candidate_t;
@@ -29,7 +30,7 @@ typedef struct pot_split {
 } pot_split_t;
 
 /* All pots of an employee (txn NULL = the open group's). */
-int welfare_pots_load(ledger_t *ledger, MDB_txn *txn, ledger_u128_t employee_id,
+int welfare_pots_load(ledger_t *ledger, MDB_txn *txn, const employee_record_t *employee,
                       employee_pots_t *pots_out);
 
 /* The open pots whose plan allows `category` and runs at `now`. Returns

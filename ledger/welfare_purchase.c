@@ -16,17 +16,28 @@ enum { REQUEST_PURCHASE = 10, REQUEST_CAPTURE = 11, REQUEST_VOID = 12 };
 
 static const uint64_t NS_PER_SECOND = 1000000000ull;
 
-static void purchase_digest(const welfare_purchase_t *purchase, uint8_t digest[16]) {
-    uint8_t bytes[128];
-    welfare_codec_t codec = {bytes, sizeof(bytes), 0, false};
-    codec_put_u32(&codec, REQUEST_PURCHASE);
-    codec_put_u128(&codec, purchase->employee_id);
-    codec_put_u128(&codec, purchase->provider_id);
-    codec_put_u32(&codec, purchase->category);
-    codec_put_u32(&codec, purchase->hold_timeout_s);
-    codec_put_u64(&codec, purchase->amount);
-    codec_put_u128(&codec, purchase->reference);
-    welfare_digest(bytes, codec.at, digest);
+/* Idempotency of a purchase: its record holds the request. An id used by
+ * another operation kind is taken. */
+static int purchase_idempotency(ledger_t *ledger, const welfare_purchase_t *purchase,
+                                uint32_t *result_out) {
+    purchase_record_t stored;
+    bool found = false;
+    int error = store_purchase_get(ledger, NULL, purchase->id, &stored, &found);
+    if (error) return error;
+    if (found) {
+        bool same = ledger_u128_equal(stored.employee_id, purchase->employee_id) &&
+                    ledger_u128_equal(stored.provider_id, purchase->provider_id) &&
+                    ledger_u128_equal(stored.reference, purchase->reference) &&
+                    stored.requested_amount == purchase->amount &&
+                    stored.hold_timeout_s == purchase->hold_timeout_s &&
+                    stored.category == purchase->category;
+        *result_out = same ? WELFARE_RESULT_EXISTS : WELFARE_RESULT_EXISTS_WITH_DIFFERENT_FIELDS;
+        return 0;
+    }
+    uint8_t digest[16];
+    error = store_operation_get(ledger, purchase->id, digest, &found);
+    if (!error && found) *result_out = WELFARE_RESULT_EXISTS_WITH_DIFFERENT_FIELDS;
+    return error;
 }
 
 static uint32_t purchase_validate(ledger_t *ledger, const welfare_purchase_t *purchase) {
@@ -86,7 +97,7 @@ static int purchase_parties(ledger_t *ledger, const welfare_purchase_t *purchase
 static int purchase_pots(ledger_t *ledger, const welfare_purchase_t *purchase,
                          purchase_plan_t *plan, uint32_t *result_out) {
     employee_pots_t all;
-    int error = welfare_pots_load(ledger, NULL, purchase->employee_id, &all);
+    int error = welfare_pots_load(ledger, NULL, &plan->employee, &all);
     if (error) return error;
     *result_out = welfare_pots_eligible(&all, purchase->category, ledger->now, &plan->eligible);
     if (*result_out != WELFARE_RESULT_OK) return 0;
@@ -129,7 +140,7 @@ static int purchase_post_pots(ledger_t *ledger, const welfare_purchase_t *purcha
         purchase_pot_t *slot = &record->pots[i];
         memset(slot, 0, sizeof(*slot));
         slot->plan_id = pot->plan.id;
-        slot->pot_number = pot->pot.number;
+        slot->pot_number = pot->pot_number;
         slot->amount = plan->split.amount[i];
         if (hold) slot->pending_id = transfer_id;
     }
@@ -159,39 +170,62 @@ static int purchase_post_fee(ledger_t *ledger, ledger_u128_t operation_id,
     return 0;
 }
 
-/* Writes the record, the indexes, the cap usage and the idempotency record. */
+/* Writes the record (which is also its idempotency record), the indexes
+ * and the cap usage. */
 static int purchase_record_all(ledger_t *ledger, const welfare_purchase_t *purchase,
-                               purchase_record_t *record, const uint8_t digest[16]) {
+                               purchase_record_t *record) {
     int error = store_purchase_put(ledger, purchase->id, record);
     if (!error && record->fringe) {
         error = welfare_fringe_add(ledger, purchase->employee_id, record->fiscal_year,
                                    record->amount, false);
     }
     if (!error && record->state == PURCHASE_HELD) {
+        if (ledger->welfare_hold_next_due > record->hold_expires_at) {
+            ledger->welfare_hold_next_due = record->hold_expires_at;
+        }
         error = store_hold_index_put(ledger, record->hold_expires_at, purchase->id);
         if (!error) error = store_employee_hold_put(ledger, purchase->employee_id, purchase->id);
     }
-    if (!error) error = store_operation_put(ledger, purchase->id, digest);
     return error;
+}
+
+/* Overflow of the payable or fees accounts is refused before any write
+ * (the purchase runs without a nested chain: see purchase_body). */
+static uint32_t purchase_overflow_check(const ledger_t *ledger, const purchase_plan_t *plan,
+                                        uint64_t amount) {
+    ledger_u128_t payable = welfare_account_id(WELFARE_ACCOUNT_PROVIDER, plan->provider.number);
+    const ledger_balance_t *balance = &welfare_slot(ledger, payable)->balance;
+    const ledger_balance_t *fees = &welfare_slot(ledger, welfare_account_id(WELFARE_ACCOUNT_FEES, 1))->balance;
+    if (balance->credits_posted > UINT64_MAX - amount ||
+        balance->credits_pending > UINT64_MAX - amount ||
+        balance->credits_posted + balance->credits_pending > UINT64_MAX - amount ||
+        fees->credits_posted > UINT64_MAX - amount) {
+        return WELFARE_RESULT_OVERFLOW;
+    }
+    return WELFARE_RESULT_OK;
 }
 
 static int purchase_body(ledger_t *ledger, void *context, uint32_t *result_out) {
     const welfare_purchase_t *purchase = context;
     *result_out = purchase_validate(ledger, purchase);
     if (*result_out != WELFARE_RESULT_OK) return 0;
-    uint8_t digest[16];
-    purchase_digest(purchase, digest);
-    int error = welfare_idempotency_check(ledger, purchase->id, digest, result_out);
+    int error = purchase_idempotency(ledger, purchase, result_out);
     if (error || *result_out != WELFARE_RESULT_OK) return error;
     purchase_plan_t plan;
     error = purchase_parties(ledger, purchase, &plan, result_out);
     if (error || *result_out != WELFARE_RESULT_OK) return error;
     error = purchase_pots(ledger, purchase, &plan, result_out);
     if (error || *result_out != WELFARE_RESULT_OK) return error;
+    *result_out = purchase_overflow_check(ledger, &plan, purchase->amount);
+    if (*result_out != WELFARE_RESULT_OK) return 0;
+    /* Every check is done: from here on nothing is refused. */
     purchase_record_t record;
     memset(&record, 0, sizeof(record));
     record.employee_id = purchase->employee_id;
     record.provider_id = purchase->provider_id;
+    record.reference = purchase->reference;
+    record.requested_amount = purchase->amount;
+    record.hold_timeout_s = purchase->hold_timeout_s;
     record.category = purchase->category;
     record.fiscal_year = plan.year;
     record.fee_bps = plan.provider.fee_bps;
@@ -209,13 +243,15 @@ static int purchase_body(ledger_t *ledger, void *context, uint32_t *result_out) 
                                   plan.funder_number, record.fee, result_out);
         if (error || *result_out != WELFARE_RESULT_OK) return error;
     }
-    return purchase_record_all(ledger, purchase, &record, digest);
+    return purchase_record_all(ledger, purchase, &record);
 }
 
 int welfare_purchase(ledger_t *ledger, const welfare_purchase_t *purchase,
                      uint32_t *result_out) {
     if (purchase == NULL) return LEDGER_ERR_INVALID_ARGUMENT;
-    return welfare_run(ledger, purchase_body, (void *)purchase, result_out);
+    /* The hot path: every check precedes the first write, so it needs no
+     * nested chain (welfare_run_direct). */
+    return welfare_run_direct(ledger, purchase_body, (void *)purchase, result_out);
 }
 
 /* ---- releasing and capturing holds ---- */
@@ -450,13 +486,28 @@ static int expire_one(ledger_t *ledger, bool *done_out) {
     return error;
 }
 
+/* Remembers when the next hold is due, so that operations between two
+ * expiries do not look at the index at all. */
+static int next_due_refresh(ledger_t *ledger) {
+    uint64_t expires_at = UINT64_MAX;
+    ledger_u128_t purchase_id;
+    bool due = false;
+    int error = store_hold_index_first(ledger, 0, &expires_at, &purchase_id, &due);
+    if (!error) ledger->welfare_hold_next_due = expires_at;
+    return error;
+}
+
 int welfare_expire_due(ledger_t *ledger, uint32_t *expired_count_out) {
     uint32_t expired = 0;
     int error = 0;
+    if (expired_count_out != NULL) *expired_count_out = 0;
+    uint64_t next_due = ledger->welfare_hold_next_due;
+    if (next_due != 0 && ledger->now < next_due) return 0;
     for (bool done = true; done && expired < LEDGER_EXPIRE_BATCH_MAX && !error;) {
         error = expire_one(ledger, &done);
         if (done) expired++;
     }
+    if (!error) error = next_due_refresh(ledger);
     if (expired_count_out != NULL) *expired_count_out = expired;
     return error;
 }

@@ -40,7 +40,14 @@ int welfare_wallet(ledger_t *ledger, ledger_u128_t employee_id, welfare_wallet_t
     employee_pots_t pots;
     pots.count = 0;
     error = store_employee_get(ledger, txn, employee_id, &employee, found_out);
-    if (!error && *found_out) error = welfare_pots_load(ledger, txn, employee_id, &pots);
+    if (!error && *found_out) error = welfare_pots_load(ledger, txn, &employee, &pots);
+    uint64_t granted[WELFARE_POTS_PER_EMPLOYEE_MAX] = {0};
+    for (uint32_t i = 0; !error && *found_out && i < pots.count; i++) {
+        pot_record_t pot;
+        bool found = false;
+        error = store_pot_get(ledger, txn, employee_id, pots.pots[i].plan.id, &pot, &found);
+        granted[i] = found ? pot.granted : 0;
+    }
     ledger_read_end(ledger, txn);
     if (error || !*found_out) return error;
     uint64_t now = ledger->options.clock(ledger->options.clock_context);
@@ -56,12 +63,12 @@ int welfare_wallet(ledger_t *ledger, ledger_u128_t employee_id, welfare_wallet_t
         out->account_id = pot->account_id;
         out->held = balance->debits_pending;
         out->balance = balance->credits_posted - balance->debits_posted;
-        out->granted = pot->pot.granted;
+        out->granted = granted[i];
         out->valid_from = pot->plan.valid_from;
         out->valid_until = pot->plan.valid_until;
         out->categories = pot->plan.categories;
         out->expired = now >= pot->plan.valid_until;
-        out->closed = pot->pot.closed;
+        out->closed = pot->closed;
         bool spendable = !out->expired && !out->closed && now >= pot->plan.valid_from;
         out->available = spendable ? pot->available : 0;
     }
@@ -124,7 +131,7 @@ int welfare_movements(ledger_t *ledger, ledger_u128_t employee_id, uint64_t time
     pots.count = 0;
     bool found = false;
     error = store_employee_get(ledger, txn, employee_id, &employee, &found);
-    if (!error && found) error = welfare_pots_load(ledger, txn, employee_id, &pots);
+    if (!error && found) error = welfare_pots_load(ledger, txn, &employee, &pots);
     ledger_read_end(ledger, txn);
     if (error) return error;
     if (!found) return LEDGER_ERR_ACCOUNT_NOT_FOUND;
@@ -455,7 +462,7 @@ static int annual_setup(ledger_t *ledger, ledger_u128_t employee_id, annual_scan
     }
     uint64_t cap_class = 0;
     bool found = false;
-    if (!error && *found_out) error = welfare_pots_load(ledger, txn, employee_id, pots);
+    if (!error && *found_out) error = welfare_pots_load(ledger, txn, &employee, pots);
     if (!error && *found_out) error = store_u64_get(ledger, txn, 'C', employee_id, scan->year, &cap_class, &found);
     if (!error && *found_out) error = store_u64_get(ledger, txn, 'U', employee_id, scan->year, &out->fringe_used, &found);
     ledger_read_end(ledger, txn);

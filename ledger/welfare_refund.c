@@ -248,7 +248,7 @@ static int reimburse_body(ledger_t *ledger, void *context, uint32_t *result_out)
     if (error || *result_out != WELFARE_RESULT_OK) return error;
     employee_pots_t all;
     employee_pots_t eligible;
-    error = welfare_pots_load(ledger, NULL, request->employee_id, &all);
+    error = welfare_pots_load(ledger, NULL, &employee, &all);
     if (error) return error;
     *result_out = welfare_pots_eligible(&all, request->category, ledger->now, &eligible);
     if (*result_out != WELFARE_RESULT_OK) return 0;

@@ -150,12 +150,14 @@ static int employee_body(ledger_t *ledger, void *context, uint32_t *result_out) 
                           : WELFARE_RESULT_EXISTS_WITH_DIFFERENT_FIELDS;
         return 0;
     }
-    if (welfare_funder_number(ledger, employee->funder_id) == 0) {
+    uint32_t funder_number = welfare_funder_number(ledger, employee->funder_id);
+    if (funder_number == 0) {
         *result_out = WELFARE_RESULT_FUNDER_NOT_FOUND;
         return 0;
     }
     memset(&record, 0, sizeof(record));
     record.funder_id = employee->funder_id;
+    record.funder_number = funder_number;
     error = store_employee_put(ledger, employee->id, &record);
     if (!error) error = store_funder_employee_put(ledger, employee->funder_id, employee->id);
     return error;

@@ -49,7 +49,12 @@ int welfare_idempotency_check(ledger_t *ledger, ledger_u128_t id, const uint8_t 
     int error = store_operation_get(ledger, id, stored, &found);
     if (error) return error;
     if (!found) {
-        *result_out = WELFARE_RESULT_OK;
+        /* Purchases keep their request in their own record: an id used by
+         * a purchase is taken too. */
+        purchase_record_t purchase;
+        error = store_purchase_get(ledger, NULL, id, &purchase, &found);
+        *result_out = found ? WELFARE_RESULT_EXISTS_WITH_DIFFERENT_FIELDS : WELFARE_RESULT_OK;
+        return error;
     } else {
         *result_out = memcmp(stored, digest, 16) == 0
                           ? WELFARE_RESULT_EXISTS
@@ -130,9 +135,13 @@ int welfare_post(ledger_t *ledger, const posting_t *posting, uint32_t *core_resu
 /* ---- the platform ---- */
 
 int welfare_platform_ensure_in_group(ledger_t *ledger) {
+    if (ledger->welfare_platform_ready) return 0;
     platform_record_t platform;
     bool found = false;
     int error = store_platform_get(ledger, NULL, &platform, &found);
+    /* Found, it was committed or written in this group; a rollback clears
+     * the flag (savepoint_restore). */
+    ledger->welfare_platform_ready = !error && found;
     if (error || found) return error;
     ledger_u128_t zero = {0, 0};
     error = welfare_account_create(ledger, WELFARE_ACCOUNT_BANK, 1, zero);
@@ -224,6 +233,49 @@ int welfare_run_entries(ledger_t *ledger, welfare_entry_fn body, void *context,
         if (error) return error;
         ledger->now = ledger->options.clock(ledger->options.clock_context);
         error = run_in_group(ledger, body, context, count, results_out);
+        error = ledger_write_auto_end(ledger, auto_group, error);
+        error = ledger_write_settle(ledger, auto_group, error, &retry);
+    } while (retry);
+    return error;
+}
+
+/* welfare_run_direct: one entry without a chain. */
+typedef struct direct {
+    welfare_body_fn body;
+    void *context;
+} direct_t;
+
+static int direct_in_group(ledger_t *ledger, const direct_t *direct, uint32_t *result_out) {
+    int error = welfare_platform_ensure_in_group(ledger);
+    if (!error) error = welfare_expire_due(ledger, NULL);
+    if (error) return error;
+    uint64_t sequence = ledger->sequence;
+    uint64_t undo_mark = ledger->accounts.undo_count;
+    *result_out = WELFARE_RESULT_OK;
+    error = direct->body(ledger, direct->context, result_out);
+    bool wrote = ledger->sequence != sequence || ledger->accounts.undo_count != undo_mark;
+    if (!error && *result_out != WELFARE_RESULT_OK && wrote) {
+        ledger_set_error(ledger, "a welfare operation was refused after it had written "
+                                 "(%s): the group is rolled back",
+                         welfare_result_name(*result_out));
+        return LEDGER_ERR_CORRUPT;
+    }
+    return error;
+}
+
+int welfare_run_direct(ledger_t *ledger, welfare_body_fn body, void *context,
+                       uint32_t *result_out) {
+    if (ledger == NULL || result_out == NULL) return LEDGER_ERR_INVALID_ARGUMENT;
+    if (ledger->options.read_only) return LEDGER_ERR_INVALID_ARGUMENT;
+    direct_t direct = {body, context};
+    bool retry = false;
+    int error = 0;
+    do {
+        bool auto_group = false;
+        error = ledger_write_auto_begin(ledger, &auto_group);
+        if (error) return error;
+        ledger->now = ledger->options.clock(ledger->options.clock_context);
+        error = direct_in_group(ledger, &direct, result_out);
         error = ledger_write_auto_end(ledger, auto_group, error);
         error = ledger_write_settle(ledger, auto_group, error, &retry);
     } while (retry);

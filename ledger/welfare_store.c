@@ -109,11 +109,24 @@ static void value_begin(value_buffer_t *value) {
     codec_put_u8(&value->codec, WELFARE_RECORD_VERSION);
 }
 
+/* May `txn` use the registry cache? Only the open group's transactions:
+ * outside a group (read-only handles, reads between groups) LMDB is read
+ * directly. */
+static bool cache_usable(const ledger_t *ledger, const MDB_txn *txn, uint8_t type) {
+    return ledger->txn_group != NULL && (txn == NULL || txn == ledger->txn) &&
+           welfare_cache_type(type);
+}
+
 static int raw_put(ledger_t *ledger, const welfare_key_t *key, value_buffer_t *value) {
     if (key->codec.failed || value->codec.failed) return LEDGER_ERR_INVALID_ARGUMENT;
     MDB_val key_value = {key->codec.at, (void *)key->bytes};
     MDB_val data = {value->codec.at, value->bytes};
-    return store_error(mdb_put(ledger->txn, ledger->dbi_welfare, &key_value, &data, 0));
+    int error = store_error(mdb_put(ledger->txn, ledger->dbi_welfare, &key_value, &data, 0));
+    if (!error && cache_usable(ledger, NULL, key->bytes[0])) {
+        welfare_cache_put(&ledger->welfare_cache, key->bytes, key->codec.at, value->bytes,
+                          value->codec.at);
+    }
+    return error;
 }
 
 /* Reads a value into `codec` (pointing into LMDB memory: valid until the
@@ -123,10 +136,21 @@ static int raw_get(ledger_t *ledger, MDB_txn *txn, const welfare_key_t *key,
     MDB_val key_value = {key->codec.at, (void *)key->bytes};
     MDB_val data;
     *found_out = false;
-    int error = mdb_get(txn != NULL ? txn : ledger->txn, ledger->dbi_welfare,
-                        &key_value, &data);
-    if (error == MDB_NOTFOUND) return 0;
-    if (error) return error;
+    bool cached = cache_usable(ledger, txn, key->bytes[0]);
+    const uint8_t *bytes = NULL;
+    size_t size = 0;
+    if (cached && welfare_cache_get(&ledger->welfare_cache, key->bytes, key->codec.at, &bytes, &size)) {
+        data.mv_data = (void *)bytes;
+        data.mv_size = size;
+    } else {
+        int error = mdb_get(txn != NULL ? txn : ledger->txn, ledger->dbi_welfare, &key_value, &data);
+        if (error == MDB_NOTFOUND) return 0;
+        if (error) return error;
+        if (cached) {
+            welfare_cache_put(&ledger->welfare_cache, key->bytes, key->codec.at, data.mv_data,
+                              data.mv_size);
+        }
+    }
     *codec = (welfare_codec_t){data.mv_data, data.mv_size, 0, false};
     if (codec_get_u8(codec) != WELFARE_RECORD_VERSION) {
         ledger_set_error(ledger, "welfare record type '%c' has an unknown version",
@@ -228,8 +252,14 @@ int store_employee_get(ledger_t *ledger, MDB_txn *txn, ledger_u128_t id,
     int error = raw_get(ledger, txn, &key, &codec, found_out);
     if (error || !*found_out) return error;
     out->funder_id = codec_get_u128(&codec);
+    out->funder_number = codec_get_u32(&codec);
     out->pots_count = codec_get_u32(&codec);
     out->offboarded = codec_get_u8(&codec) != 0;
+    if (out->pots_count > WELFARE_POTS_PER_EMPLOYEE_MAX) codec.failed = true;
+    for (uint32_t i = 0; i < out->pots_count && !codec.failed; i++) {
+        out->pots[i].plan_id = codec_get_u128(&codec);
+        out->pots[i].pot_number = codec_get_u64(&codec);
+    }
     return decoded(ledger, &codec, 'E');
 }
 
@@ -239,8 +269,13 @@ int store_employee_put(ledger_t *ledger, ledger_u128_t id, const employee_record
     value_buffer_t value;
     value_begin(&value);
     codec_put_u128(&value.codec, record->funder_id);
+    codec_put_u32(&value.codec, record->funder_number);
     codec_put_u32(&value.codec, record->pots_count);
     codec_put_u8(&value.codec, record->offboarded ? 1 : 0);
+    for (uint32_t i = 0; i < record->pots_count; i++) {
+        codec_put_u128(&value.codec, record->pots[i].plan_id);
+        codec_put_u64(&value.codec, record->pots[i].pot_number);
+    }
     return raw_put(ledger, &key, &value);
 }
 
@@ -357,6 +392,9 @@ int store_purchase_get(ledger_t *ledger, MDB_txn *txn, ledger_u128_t id,
     memset(out, 0, sizeof(*out));
     out->employee_id = codec_get_u128(&codec);
     out->provider_id = codec_get_u128(&codec);
+    out->reference = codec_get_u128(&codec);
+    out->requested_amount = codec_get_u64(&codec);
+    out->hold_timeout_s = codec_get_u32(&codec);
     out->category = codec_get_u32(&codec);
     out->fiscal_year = codec_get_u32(&codec);
     out->state = codec_get_u32(&codec);
@@ -390,6 +428,9 @@ int store_purchase_put(ledger_t *ledger, ledger_u128_t id, const purchase_record
     welfare_codec_t *codec = &value.codec;
     codec_put_u128(codec, record->employee_id);
     codec_put_u128(codec, record->provider_id);
+    codec_put_u128(codec, record->reference);
+    codec_put_u64(codec, record->requested_amount);
+    codec_put_u32(codec, record->hold_timeout_s);
     codec_put_u32(codec, record->category);
     codec_put_u32(codec, record->fiscal_year);
     codec_put_u32(codec, record->state);
@@ -436,6 +477,11 @@ int store_hold_index_delete(ledger_t *ledger, uint64_t expires_at, ledger_u128_t
 
 int store_hold_index_first_due(ledger_t *ledger, uint64_t now, uint64_t *expires_at_out,
                                ledger_u128_t *purchase_id_out, bool *found_out) {
+    return store_hold_index_first(ledger, now, expires_at_out, purchase_id_out, found_out);
+}
+
+int store_hold_index_first(ledger_t *ledger, uint64_t due_at, uint64_t *expires_at_out,
+                           ledger_u128_t *purchase_id_out, bool *found_out) {
     *found_out = false;
     MDB_cursor *cursor = NULL;
     int error = mdb_cursor_open(ledger->txn, ledger->dbi_welfare, &cursor);
@@ -449,7 +495,8 @@ int store_hold_index_first_due(ledger_t *ledger, uint64_t now, uint64_t *expires
         ((const uint8_t *)key_value.mv_data)[0] == 'H') {
         welfare_codec_t codec = {key_value.mv_data, key_value.mv_size, 1, false};
         uint64_t expires_at = codec_get_u64_be(&codec);
-        if (expires_at <= now) {
+        *expires_at_out = expires_at;
+        if (expires_at <= due_at) {
             *expires_at_out = expires_at;
             *purchase_id_out = codec_get_u128_be(&codec);
             *found_out = true;

@@ -1,0 +1,153 @@
+/*
+ * welfare_cache.c — the registry cache (welfare_cache.h): a hash table of
+ * malloc'd entries keyed by the record's key bytes, growing by doubling at
+ * 3/4 load. Stale entries (older generation) are replaced in place when
+ * their key is stored again; they are never returned.
+ */
+#include "welfare_cache.h"
+
+#include <string.h>
+
+#include "memory.h"
+
+struct welfare_cache_entry {
+    uint64_t generation;
+    uint32_t key_size;
+    uint32_t value_size;
+    uint8_t key[WELFARE_CACHE_KEY_SIZE_MAX];
+    uint8_t value[];
+};
+
+bool welfare_cache_type(uint8_t type) {
+    switch (type) {
+    case 'P': case 'F': case 'V': case 'E': case 'L': case 'T': case 'K': case 'Y': case 'C':
+        return true;
+    default:
+        return false;
+    }
+}
+
+static uint64_t mix(uint64_t x) {
+    x ^= x >> 30;
+    x *= 0xBF58476D1CE4E5B9ull;
+    x ^= x >> 27;
+    x *= 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+}
+
+/* splitmix64 over 8-byte words of the key (and its size). */
+static uint64_t key_hash(const uint8_t *key, size_t size) {
+    uint64_t hash = size;
+    for (size_t at = 0; at < size; at += 8) {
+        uint64_t word = 0;
+        size_t take = size - at < 8 ? size - at : 8;
+        memcpy(&word, key + at, take);
+        hash = mix(hash ^ word);
+    }
+    return hash;
+}
+
+/* The slot holding `key`, or the empty slot where it would go. The hash
+ * kept beside each entry pointer spares a cache miss per probed entry. */
+static uint64_t slot_find(const welfare_cache_t *cache, const uint8_t *key, size_t key_size) {
+    uint64_t mask = cache->capacity - 1;
+    uint64_t hash = key_hash(key, key_size);
+    uint64_t slot = hash & mask;
+    for (;;) {
+        const welfare_cache_entry_t *entry = cache->slots[slot];
+        if (entry == NULL) return slot;
+        if (cache->hashes[slot] == hash && entry->key_size == key_size &&
+            memcmp(entry->key, key, key_size) == 0) {
+            return slot;
+        }
+        slot = (slot + 1) & mask;
+    }
+}
+
+static void slot_set(welfare_cache_t *cache, uint64_t slot, welfare_cache_entry_t *entry) {
+    cache->slots[slot] = entry;
+    cache->hashes[slot] = entry != NULL ? key_hash(entry->key, entry->key_size) : 0;
+}
+
+bool welfare_cache_get(const welfare_cache_t *cache, const uint8_t *key, size_t key_size,
+                       const uint8_t **value_out, size_t *value_size_out) {
+    if (cache->capacity == 0 || key_size > WELFARE_CACHE_KEY_SIZE_MAX) return false;
+    const welfare_cache_entry_t *entry = cache->slots[slot_find(cache, key, key_size)];
+    if (entry == NULL || entry->generation != cache->generation) return false;
+    *value_out = entry->value;
+    *value_size_out = entry->value_size;
+    return true;
+}
+
+static bool cache_grow(welfare_cache_t *cache) {
+    uint64_t capacity = cache->capacity == 0 ? 1024 : cache->capacity * 2;
+    welfare_cache_entry_t **slots = memory_calloc(capacity, sizeof(*slots));
+    uint64_t *hashes = memory_calloc(capacity, sizeof(*hashes));
+    if (slots == NULL || hashes == NULL) {
+        memory_free(slots);
+        memory_free(hashes);
+        return false;
+    }
+    welfare_cache_t grown = {slots, hashes, capacity, cache->count, cache->generation, cache->bytes};
+    for (uint64_t i = 0; i < cache->capacity; i++) {
+        welfare_cache_entry_t *entry = cache->slots[i];
+        if (entry != NULL) slot_set(&grown, slot_find(&grown, entry->key, entry->key_size), entry);
+    }
+    memory_free(cache->slots);
+    memory_free(cache->hashes);
+    *cache = grown;
+    return true;
+}
+
+/* Removes the entry at `slot`, re-placing the cluster after it. */
+static void slot_remove(welfare_cache_t *cache, uint64_t slot) {
+    uint64_t mask = cache->capacity - 1;
+    cache->bytes -= sizeof(welfare_cache_entry_t) + cache->slots[slot]->value_size;
+    memory_free(cache->slots[slot]);
+    slot_set(cache, slot, NULL);
+    cache->count--;
+    for (uint64_t next = (slot + 1) & mask; cache->slots[next] != NULL; next = (next + 1) & mask) {
+        welfare_cache_entry_t *entry = cache->slots[next];
+        slot_set(cache, next, NULL);
+        slot_set(cache, slot_find(cache, entry->key, entry->key_size), entry);
+    }
+}
+
+void welfare_cache_put(welfare_cache_t *cache, const uint8_t *key, size_t key_size,
+                       const uint8_t *value, size_t value_size) {
+    if (key_size > WELFARE_CACHE_KEY_SIZE_MAX) return;
+    if ((cache->count + 1) * 4 > cache->capacity * 3 && !cache_grow(cache)) {
+        if (cache->capacity == 0) return;
+        uint64_t slot = slot_find(cache, key, key_size);
+        if (cache->slots[slot] != NULL) slot_remove(cache, slot);
+        return;
+    }
+    uint64_t slot = slot_find(cache, key, key_size);
+    welfare_cache_entry_t *entry = cache->slots[slot];
+    if (entry == NULL || entry->value_size != value_size) {
+        welfare_cache_entry_t *fresh = memory_alloc(sizeof(*fresh) + value_size);
+        if (entry != NULL) slot_remove(cache, slot);
+        if (fresh == NULL) return;
+        memcpy(fresh->key, key, key_size);
+        fresh->key_size = (uint32_t)key_size;
+        slot = slot_find(cache, key, key_size);
+        slot_set(cache, slot, fresh);
+        cache->count++;
+        cache->bytes += sizeof(*fresh) + value_size;
+        entry = fresh;
+        entry->key_size = (uint32_t)key_size;
+        entry->value_size = (uint32_t)value_size;
+        memcpy(entry->key, key, key_size);
+    }
+    entry->generation = cache->generation;
+    memcpy(entry->value, value, value_size);
+}
+
+void welfare_cache_invalidate(welfare_cache_t *cache) { cache->generation++; }
+
+void welfare_cache_free(welfare_cache_t *cache) {
+    for (uint64_t i = 0; i < cache->capacity; i++) memory_free(cache->slots[i]);
+    memory_free(cache->slots);
+    memory_free(cache->hashes);
+    memset(cache, 0, sizeof(*cache));
+}

@@ -1,0 +1,55 @@
+/*
+ * welfare_cache.h — an in-memory copy of the welfare table's registry
+ * records (platform, funders, providers, employees, plans, pots, categories,
+ * caps, cap classes), so that the purchase path reads memory instead of
+ * LMDB B-trees. Internal to ledger/.
+ *
+ * Coherence: LMDB stays the only source of truth. The cache is filled on
+ * reads and updated on writes (write-through), only inside this handle's
+ * write groups (one writer process holds LMDB's write lock, so nothing else
+ * changes the table under it). Any rollback — of a chain or of a group —
+ * bumps the generation, which turns every entry into a miss at once (O(1));
+ * entries refill from LMDB on their next read. So a rolled-back write can
+ * never be served from memory.
+ *
+ * Workload: one entry per registry record (~2 per employee), read several
+ * times per purchase; rollbacks are rare (refused operations).
+ */
+#ifndef BORSELLINO_WELFARE_CACHE_H
+#define BORSELLINO_WELFARE_CACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum { WELFARE_CACHE_KEY_SIZE_MAX = 40 };
+
+typedef struct welfare_cache_entry welfare_cache_entry_t;
+
+typedef struct welfare_cache {
+    welfare_cache_entry_t **slots; /* open addressing, linear probing */
+    uint64_t *hashes;              /* the hash of each slot's key */
+    uint64_t capacity;             /* a power of two, or 0 */
+    uint64_t count;                /* occupied slots */
+    uint64_t generation;           /* entries of older generations are misses */
+    uint64_t bytes;                /* memory held by entries */
+} welfare_cache_t;
+
+/* Is a record of this key type cached? */
+bool welfare_cache_type(uint8_t type);
+
+/* A current entry's value (valid until the next put or free), or false. */
+bool welfare_cache_get(const welfare_cache_t *cache, const uint8_t *key, size_t key_size,
+                       const uint8_t **value_out, size_t *value_size_out);
+
+/* Stores a copy. Out of memory drops the key's entry instead (a miss is
+ * always correct). */
+void welfare_cache_put(welfare_cache_t *cache, const uint8_t *key, size_t key_size,
+                       const uint8_t *value, size_t value_size);
+
+/* Every entry becomes a miss (rollback). */
+void welfare_cache_invalidate(welfare_cache_t *cache);
+
+void welfare_cache_free(welfare_cache_t *cache);
+
+#endif
