@@ -21,6 +21,7 @@ struct welfare_cache_entry {
 bool welfare_cache_type(uint8_t type) {
     switch (type) {
     case 'P': case 'F': case 'V': case 'E': case 'L': case 'T': case 'K': case 'Y': case 'C':
+    case 'U':
         return true;
     default:
         return false;
@@ -140,7 +141,7 @@ void welfare_cache_put(welfare_cache_t *cache, const uint8_t *key, size_t key_si
         memcpy(entry->key, key, key_size);
     }
     entry->generation = cache->generation;
-    memcpy(entry->value, value, value_size);
+    if (value_size > 0) memcpy(entry->value, value, value_size);
 }
 
 void welfare_cache_invalidate(welfare_cache_t *cache) { cache->generation++; }

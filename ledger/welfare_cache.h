@@ -42,7 +42,7 @@ bool welfare_cache_type(uint8_t type);
 bool welfare_cache_get(const welfare_cache_t *cache, const uint8_t *key, size_t key_size,
                        const uint8_t **value_out, size_t *value_size_out);
 
-/* Stores a copy. Out of memory drops the key's entry instead (a miss is
+/* Stores a copy (value_size 0 records that the key is absent). Out of memory drops the key's entry instead (a miss is
  * always correct). */
 void welfare_cache_put(welfare_cache_t *cache, const uint8_t *key, size_t key_size,
                        const uint8_t *value, size_t value_size);

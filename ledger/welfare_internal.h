@@ -15,12 +15,12 @@
  *   'X' plan id, employee id   index: the pots of a plan (for sweeps)
  *   'C' employee id, year      cap class declared for a fiscal year
  *   'U' employee id, year      fringe used in a fiscal year (cents)
- *   'Q' purchase id            purchase (immediate or hold)
  *   'H' expires_at, purchase   index: open holds by expiry
  *   'W' employee id, purchase  index: an employee's open holds
  *   'M' funder id, employee id index: a funder's employees
  *   'R' receipt hash           reimbursed receipt -> operation id
- *   'O' operation id           idempotency: kind + digest of the request
+ *   'O' operation id           idempotency: kind + digest of the request,
+ *                              or the purchase record of a purchase id
  *   'G' grant id, employee id  one entry of a bulk grant
  *   'K' category id            category of the catalog
  *   'Y' year                   fringe-cap row
@@ -175,6 +175,10 @@ int store_u64_get(ledger_t *ledger, MDB_txn *txn, char type, ledger_u128_t emplo
 int store_u64_put(ledger_t *ledger, char type, ledger_u128_t employee_id, uint32_t year,
                   uint64_t value);
 int store_purchase_get(ledger_t *ledger, MDB_txn *txn, ledger_u128_t id, purchase_record_t *out, bool *found_out);
+/* As store_purchase_get; *other_out tells that another operation kind
+ * holds the id (then *found_out is false). */
+int store_purchase_or_other_get(ledger_t *ledger, MDB_txn *txn, ledger_u128_t id,
+                                purchase_record_t *out, bool *found_out, bool *other_out);
 int store_purchase_put(ledger_t *ledger, ledger_u128_t id, const purchase_record_t *record);
 int store_hold_index_put(ledger_t *ledger, uint64_t expires_at, ledger_u128_t purchase_id);
 int store_hold_index_delete(ledger_t *ledger, uint64_t expires_at, ledger_u128_t purchase_id);

@@ -6,7 +6,7 @@
  * employee's cap of the fiscal year at the moment of the choice (purchase
  * or hold); a release gives back what was not captured.
  *
- * The purchase record ('Q') keeps, per pot, what was taken and refunded,
+ * The purchase record ('O', under the purchase id) keeps, per pot, what was taken and refunded,
  * so that refunds go back where the money came from.
  */
 #include "welfare_internal.h"
@@ -22,7 +22,8 @@ static int purchase_idempotency(ledger_t *ledger, const welfare_purchase_t *purc
                                 uint32_t *result_out) {
     purchase_record_t stored;
     bool found = false;
-    int error = store_purchase_get(ledger, NULL, purchase->id, &stored, &found);
+    bool other = false;
+    int error = store_purchase_or_other_get(ledger, NULL, purchase->id, &stored, &found, &other);
     if (error) return error;
     if (found) {
         bool same = ledger_u128_equal(stored.employee_id, purchase->employee_id) &&
@@ -34,10 +35,9 @@ static int purchase_idempotency(ledger_t *ledger, const welfare_purchase_t *purc
         *result_out = same ? WELFARE_RESULT_EXISTS : WELFARE_RESULT_EXISTS_WITH_DIFFERENT_FIELDS;
         return 0;
     }
-    uint8_t digest[16];
-    error = store_operation_get(ledger, purchase->id, digest, &found);
-    if (!error && found) *result_out = WELFARE_RESULT_EXISTS_WITH_DIFFERENT_FIELDS;
-    return error;
+    /* The same key may hold another operation kind's record. */
+    if (other) *result_out = WELFARE_RESULT_EXISTS_WITH_DIFFERENT_FIELDS;
+    return 0;
 }
 
 static uint32_t purchase_validate(ledger_t *ledger, const welfare_purchase_t *purchase) {

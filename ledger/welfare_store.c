@@ -140,11 +140,17 @@ static int raw_get(ledger_t *ledger, MDB_txn *txn, const welfare_key_t *key,
     const uint8_t *bytes = NULL;
     size_t size = 0;
     if (cached && welfare_cache_get(&ledger->welfare_cache, key->bytes, key->codec.at, &bytes, &size)) {
+        if (size == 0) return 0; /* known absent */
         data.mv_data = (void *)bytes;
         data.mv_size = size;
     } else {
         int error = mdb_get(txn != NULL ? txn : ledger->txn, ledger->dbi_welfare, &key_value, &data);
-        if (error == MDB_NOTFOUND) return 0;
+        if (error == MDB_NOTFOUND) {
+            /* Absence is cached too (an empty value): cap classes, usage
+             * rows and cap-table years are mostly absent. */
+            if (cached) welfare_cache_put(&ledger->welfare_cache, key->bytes, key->codec.at, NULL, 0);
+            return 0;
+        }
         if (error) return error;
         if (cached) {
             welfare_cache_put(&ledger->welfare_cache, key->bytes, key->codec.at, data.mv_data,
@@ -168,6 +174,9 @@ static int decoded(ledger_t *ledger, const welfare_codec_t *codec, char type) {
 }
 
 /* ---- records ---- */
+
+/* What an 'O' record holds after its version byte. */
+enum { OPERATION_DIGEST = 1, OPERATION_PURCHASE = 2 };
 
 static void key_u128(welfare_key_t *key, char type, ledger_u128_t id) {
     key_begin(key, type);
@@ -384,11 +393,24 @@ int store_u64_put(ledger_t *ledger, char type, ledger_u128_t employee_id, uint32
 
 int store_purchase_get(ledger_t *ledger, MDB_txn *txn, ledger_u128_t id,
                        purchase_record_t *out, bool *found_out) {
+    bool other = false;
+    int error = store_purchase_or_other_get(ledger, txn, id, out, found_out, &other);
+    return error;
+}
+
+int store_purchase_or_other_get(ledger_t *ledger, MDB_txn *txn, ledger_u128_t id,
+                                purchase_record_t *out, bool *found_out, bool *other_out) {
     welfare_key_t key;
-    key_u128(&key, 'Q', id);
+    key_u128(&key, 'O', id);
     welfare_codec_t codec;
+    *other_out = false;
     int error = raw_get(ledger, txn, &key, &codec, found_out);
     if (error || !*found_out) return error;
+    if (codec_get_u8(&codec) != OPERATION_PURCHASE) {
+        *found_out = false; /* another operation kind holds this id */
+        *other_out = true;
+        return 0;
+    }
     memset(out, 0, sizeof(*out));
     out->employee_id = codec_get_u128(&codec);
     out->provider_id = codec_get_u128(&codec);
@@ -417,15 +439,16 @@ int store_purchase_get(ledger_t *ledger, MDB_txn *txn, ledger_u128_t id,
         pot->refunded = codec_get_u64(&codec);
         pot->pending_id = codec_get_u128(&codec);
     }
-    return decoded(ledger, &codec, 'Q');
+    return decoded(ledger, &codec, 'O');
 }
 
 int store_purchase_put(ledger_t *ledger, ledger_u128_t id, const purchase_record_t *record) {
     welfare_key_t key;
-    key_u128(&key, 'Q', id);
+    key_u128(&key, 'O', id);
     value_buffer_t value;
     value_begin(&value);
     welfare_codec_t *codec = &value.codec;
+    codec_put_u8(codec, OPERATION_PURCHASE);
     codec_put_u128(codec, record->employee_id);
     codec_put_u128(codec, record->provider_id);
     codec_put_u128(codec, record->reference);
@@ -627,11 +650,18 @@ int store_cap_rows_count(ledger_t *ledger, uint32_t *count_out) {
     return store_scan(ledger, NULL, &prefix, count_visit, count_out);
 }
 
+/* An operation record: its kind byte, then a digest of the request (or,
+ * for purchases, the purchase record). A purchase found under the id
+ * gives a digest of zeros, which no request digest equals in practice. */
 static int digest_get(ledger_t *ledger, const welfare_key_t *key, uint8_t digest_out[16],
                       bool *found_out) {
     welfare_codec_t codec;
     int error = raw_get(ledger, NULL, key, &codec, found_out);
     if (error || !*found_out) return error;
+    if (codec_get_u8(&codec) == OPERATION_PURCHASE) {
+        memset(digest_out, 0, 16);
+        return 0;
+    }
     codec_get_bytes(&codec, digest_out, 16);
     return decoded(ledger, &codec, (char)key->bytes[0]);
 }
@@ -639,6 +669,7 @@ static int digest_get(ledger_t *ledger, const welfare_key_t *key, uint8_t digest
 static int digest_put(ledger_t *ledger, const welfare_key_t *key, const uint8_t digest[16]) {
     value_buffer_t value;
     value_begin(&value);
+    codec_put_u8(&value.codec, OPERATION_DIGEST);
     codec_put_bytes(&value.codec, digest, 16);
     return raw_put(ledger, key, &value);
 }
