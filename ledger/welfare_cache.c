@@ -55,9 +55,9 @@ static uint64_t slot_find(const welfare_cache_t *cache, const uint8_t *key, size
     uint64_t hash = key_hash(key, key_size);
     uint64_t slot = hash & mask;
     for (;;) {
-        const welfare_cache_entry_t *entry = cache->slots[slot];
+        const welfare_cache_entry_t *entry = cache->slots[slot].entry;
         if (entry == NULL) return slot;
-        if (cache->hashes[slot] == hash && entry->key_size == key_size &&
+        if (cache->slots[slot].hash == hash && entry->key_size == key_size &&
             memcmp(entry->key, key, key_size) == 0) {
             return slot;
         }
@@ -66,14 +66,14 @@ static uint64_t slot_find(const welfare_cache_t *cache, const uint8_t *key, size
 }
 
 static void slot_set(welfare_cache_t *cache, uint64_t slot, welfare_cache_entry_t *entry) {
-    cache->slots[slot] = entry;
-    cache->hashes[slot] = entry != NULL ? key_hash(entry->key, entry->key_size) : 0;
+    cache->slots[slot].entry = entry;
+    cache->slots[slot].hash = entry != NULL ? key_hash(entry->key, entry->key_size) : 0;
 }
 
 bool welfare_cache_get(const welfare_cache_t *cache, const uint8_t *key, size_t key_size,
                        const uint8_t **value_out, size_t *value_size_out) {
     if (cache->capacity == 0 || key_size > WELFARE_CACHE_KEY_SIZE_MAX) return false;
-    const welfare_cache_entry_t *entry = cache->slots[slot_find(cache, key, key_size)];
+    const welfare_cache_entry_t *entry = cache->slots[slot_find(cache, key, key_size)].entry;
     if (entry == NULL || entry->generation != cache->generation) return false;
     *value_out = entry->value;
     *value_size_out = entry->value_size;
@@ -82,20 +82,14 @@ bool welfare_cache_get(const welfare_cache_t *cache, const uint8_t *key, size_t 
 
 static bool cache_grow(welfare_cache_t *cache) {
     uint64_t capacity = cache->capacity == 0 ? 1024 : cache->capacity * 2;
-    welfare_cache_entry_t **slots = memory_calloc(capacity, sizeof(*slots));
-    uint64_t *hashes = memory_calloc(capacity, sizeof(*hashes));
-    if (slots == NULL || hashes == NULL) {
-        memory_free(slots);
-        memory_free(hashes);
-        return false;
-    }
-    welfare_cache_t grown = {slots, hashes, capacity, cache->count, cache->generation, cache->bytes};
+    welfare_cache_slot_t *slots = memory_calloc(capacity, sizeof(*slots));
+    if (slots == NULL) return false;
+    welfare_cache_t grown = {slots, capacity, cache->count, cache->generation, cache->bytes};
     for (uint64_t i = 0; i < cache->capacity; i++) {
-        welfare_cache_entry_t *entry = cache->slots[i];
+        welfare_cache_entry_t *entry = cache->slots[i].entry;
         if (entry != NULL) slot_set(&grown, slot_find(&grown, entry->key, entry->key_size), entry);
     }
     memory_free(cache->slots);
-    memory_free(cache->hashes);
     *cache = grown;
     return true;
 }
@@ -103,12 +97,12 @@ static bool cache_grow(welfare_cache_t *cache) {
 /* Removes the entry at `slot`, re-placing the cluster after it. */
 static void slot_remove(welfare_cache_t *cache, uint64_t slot) {
     uint64_t mask = cache->capacity - 1;
-    cache->bytes -= sizeof(welfare_cache_entry_t) + cache->slots[slot]->value_size;
-    memory_free(cache->slots[slot]);
+    cache->bytes -= sizeof(welfare_cache_entry_t) + cache->slots[slot].entry->value_size;
+    memory_free(cache->slots[slot].entry);
     slot_set(cache, slot, NULL);
     cache->count--;
-    for (uint64_t next = (slot + 1) & mask; cache->slots[next] != NULL; next = (next + 1) & mask) {
-        welfare_cache_entry_t *entry = cache->slots[next];
+    for (uint64_t next = (slot + 1) & mask; cache->slots[next].entry != NULL; next = (next + 1) & mask) {
+        welfare_cache_entry_t *entry = cache->slots[next].entry;
         slot_set(cache, next, NULL);
         slot_set(cache, slot_find(cache, entry->key, entry->key_size), entry);
     }
@@ -120,11 +114,11 @@ void welfare_cache_put(welfare_cache_t *cache, const uint8_t *key, size_t key_si
     if ((cache->count + 1) * 4 > cache->capacity * 3 && !cache_grow(cache)) {
         if (cache->capacity == 0) return;
         uint64_t slot = slot_find(cache, key, key_size);
-        if (cache->slots[slot] != NULL) slot_remove(cache, slot);
+        if (cache->slots[slot].entry != NULL) slot_remove(cache, slot);
         return;
     }
     uint64_t slot = slot_find(cache, key, key_size);
-    welfare_cache_entry_t *entry = cache->slots[slot];
+    welfare_cache_entry_t *entry = cache->slots[slot].entry;
     if (entry == NULL || entry->value_size != value_size) {
         welfare_cache_entry_t *fresh = memory_alloc(sizeof(*fresh) + value_size);
         if (entry != NULL) slot_remove(cache, slot);
@@ -147,8 +141,7 @@ void welfare_cache_put(welfare_cache_t *cache, const uint8_t *key, size_t key_si
 void welfare_cache_invalidate(welfare_cache_t *cache) { cache->generation++; }
 
 void welfare_cache_free(welfare_cache_t *cache) {
-    for (uint64_t i = 0; i < cache->capacity; i++) memory_free(cache->slots[i]);
+    for (uint64_t i = 0; i < cache->capacity; i++) memory_free(cache->slots[i].entry);
     memory_free(cache->slots);
-    memory_free(cache->hashes);
     memset(cache, 0, sizeof(*cache));
 }

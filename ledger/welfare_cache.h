@@ -26,9 +26,15 @@ enum { WELFARE_CACHE_KEY_SIZE_MAX = 40 };
 
 typedef struct welfare_cache_entry welfare_cache_entry_t;
 
+/* A slot: the entry and its key's hash, side by side (one cache line
+ * fetch decides most probes). */
+typedef struct welfare_cache_slot {
+    uint64_t hash;
+    welfare_cache_entry_t *entry;
+} welfare_cache_slot_t;
+
 typedef struct welfare_cache {
-    welfare_cache_entry_t **slots; /* open addressing, linear probing */
-    uint64_t *hashes;              /* the hash of each slot's key */
+    welfare_cache_slot_t *slots; /* open addressing, linear probing */
     uint64_t capacity;             /* a power of two, or 0 */
     uint64_t count;                /* occupied slots */
     uint64_t generation;           /* entries of older generations are misses */
