@@ -256,7 +256,14 @@ static const char *const result_names[LEDGER_RESULT_CODE_COUNT] = {
     "exceeds_debits",
     "debit_account_already_closed",
     "credit_account_already_closed",
+    "id_reserved",
+    "welfare_account_reserved",
+    "welfare_cash_out_forbidden",
+    "welfare_transfer_between_employees_forbidden",
 };
+
+_Static_assert(sizeof(result_names) / sizeof(result_names[0]) == LEDGER_RESULT_CODE_COUNT,
+               "one expected name per result code");
 
 static void test_result_names(void) {
     for (uint32_t code = 0; code < LEDGER_RESULT_CODE_COUNT; code++) {
