@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_welfare.h"
 #include "cli.h"
 #include "ledger.h"
 #include "welfare.h"
@@ -27,13 +28,8 @@
 enum { BENCH_PROVIDERS = 20, BENCH_GRANT_CHUNK = 10000 };
 
 typedef struct welfare_bench {
-    const char *directory;
-    uint64_t employees;
-    uint64_t purchases;
-    uint32_t group;
-    bool keep;
-    uint64_t clock_ns; /* the injected clock: real time plus `skew_ns` */
-    uint64_t skew_ns;
+    welfare_bench_options_t options;
+    uint64_t skew_ns; /* the injected clock is real time plus this */
     ledger_t *ledger;
 } welfare_bench_t;
 
@@ -78,7 +74,12 @@ static int bench_usage(void) {
            "  --employees N    employees, each with one pot (default 100k; k, M suffixes)\n"
            "  --purchases N    purchases to make (default 1M)\n"
            "  --group N        purchases per durable commit (default 8000)\n"
-           "  --keep           keep the data directory afterwards\n");
+           "  --keep           keep the data directory afterwards\n"
+           "\nOver the protocol, against a running borsellinod (setup, bulk grant,\n"
+           "purchases; no sweep, which needs the plan to end):\n"
+           "  --addr HOST:PORT the server (e.g. tools/dev bench-welfare-net starts one)\n"
+           "  --connections N  connections, one thread each (default 4)\n"
+           "  --in-flight N    requests in flight per connection (default 64)\n");
     return CLI_EXIT_OK;
 }
 
@@ -87,7 +88,7 @@ static int bench_parse(int argc, char **argv, welfare_bench_t *bench) {
         const char *option = argv[i];
         if (strcmp(option, "--help") == 0 || strcmp(option, "-h") == 0) return -1;
         if (strcmp(option, "--keep") == 0) {
-            bench->keep = true;
+            bench->options.keep = true;
             continue;
         }
         if (i + 1 >= argc) {
@@ -98,13 +99,19 @@ static int bench_parse(int argc, char **argv, welfare_bench_t *bench) {
         uint64_t number = 0;
         bool is_number = cli_parse_count(value, &number);
         if (strcmp(option, "--dir") == 0) {
-            bench->directory = value;
+            bench->options.directory = value;
+        } else if (strcmp(option, "--addr") == 0) {
+            bench->options.address = value;
+        } else if (strcmp(option, "--connections") == 0 && is_number && number > 0 && number <= 256) {
+            bench->options.connections = (uint32_t)number;
+        } else if (strcmp(option, "--in-flight") == 0 && is_number && number > 0 && number <= 4096) {
+            bench->options.in_flight = (uint32_t)number;
         } else if (strcmp(option, "--employees") == 0 && is_number && number > 0) {
-            bench->employees = number;
+            bench->options.employees = number;
         } else if (strcmp(option, "--purchases") == 0 && is_number && number > 0) {
-            bench->purchases = number;
+            bench->options.purchases = number;
         } else if (strcmp(option, "--group") == 0 && is_number && number > 0 && number <= 100000) {
-            bench->group = (uint32_t)number;
+            bench->options.group = (uint32_t)number;
         } else {
             fprintf(stderr, "borsellino bench-welfare: bad option %s %s (see --help)\n", option, value);
             return CLI_EXIT_USAGE;
@@ -133,12 +140,12 @@ static int bench_setup(welfare_bench_t *bench) {
                            .expiry_policy = WELFARE_EXPIRY_BACK_TO_FUNDER};
     error = welfare_create_plan(ledger, &plan, &result);
     if (error || result) return bench_fail(bench, "create plan", error, result);
-    welfare_fund_t fund = {bench_id(4, 1), funder.id, bench->employees * 100000};
+    welfare_fund_t fund = {bench_id(4, 1), funder.id, bench->options.employees * 100000};
     error = welfare_fund(ledger, &fund, &result);
     if (error || result) return bench_fail(bench, "fund", error, result);
-    for (uint64_t e = 1; e <= bench->employees && !error;) {
+    for (uint64_t e = 1; e <= bench->options.employees && !error;) {
         error = ledger_write_begin(ledger);
-        for (uint64_t n = 0; n < 8000 && e <= bench->employees && !error; n++, e++) {
+        for (uint64_t n = 0; n < 8000 && e <= bench->options.employees && !error; n++, e++) {
             welfare_employee_t employee = {.id = bench_id(5, e), .funder_id = funder.id};
             error = welfare_create_employee(ledger, &employee, &result);
             if (!error && result) return bench_fail(bench, "create employee", 0, result);
@@ -157,9 +164,9 @@ static int bench_grant(welfare_bench_t *bench) {
     uint64_t started = monotonic_ns();
     uint32_t refusal = WELFARE_RESULT_OK;
     int error = 0;
-    for (uint64_t e = 1, chunk = 1; e <= bench->employees && !error; chunk++) {
+    for (uint64_t e = 1, chunk = 1; e <= bench->options.employees && !error; chunk++) {
         uint32_t count = 0;
-        for (; count < BENCH_GRANT_CHUNK && e <= bench->employees; count++, e++) {
+        for (; count < BENCH_GRANT_CHUNK && e <= bench->options.employees; count++, e++) {
             entries[count] = (welfare_grant_entry_t){bench_id(5, e), 100000};
         }
         uint64_t chunk_started = monotonic_ns();
@@ -174,8 +181,8 @@ static int bench_grant(welfare_bench_t *bench) {
     if (error || refusal) return bench_fail(bench, "grant", error, refusal);
     double total_s = (double)(monotonic_ns() - started) / 1e9;
     printf("bulk grant: first request of %u employees in %.3f s; %" PRIu64 " employees in %.2f s\n",
-           bench->employees < BENCH_GRANT_CHUNK ? (unsigned)bench->employees : BENCH_GRANT_CHUNK,
-           (double)first_ns / 1e9, bench->employees, total_s);
+           bench->options.employees < BENCH_GRANT_CHUNK ? (unsigned)bench->options.employees : BENCH_GRANT_CHUNK,
+           (double)first_ns / 1e9, bench->options.employees, total_s);
     return 0;
 }
 
@@ -184,13 +191,13 @@ static int bench_purchases(welfare_bench_t *bench) {
     uint64_t refused = 0;
     uint64_t started = monotonic_ns();
     int error = 0;
-    for (uint64_t done = 0; done < bench->purchases && !error;) {
+    for (uint64_t done = 0; done < bench->options.purchases && !error;) {
         error = ledger_write_begin(bench->ledger);
-        for (uint32_t n = 0; n < bench->group && done < bench->purchases && !error; n++, done++) {
+        for (uint32_t n = 0; n < bench->options.group && done < bench->options.purchases && !error; n++, done++) {
             uint64_t random = bench_random(&state);
             welfare_purchase_t purchase = {
                 .id = bench_id(7, done + 1),
-                .employee_id = bench_id(5, 1 + random % bench->employees),
+                .employee_id = bench_id(5, 1 + random % bench->options.employees),
                 .provider_id = bench_id(2, 1 + (random >> 32) % BENCH_PROVIDERS),
                 .category = (random >> 40) % 5 == 0 ? 9 : 7,
                 .amount = 1 + (random >> 48) % 100,
@@ -204,8 +211,8 @@ static int bench_purchases(welfare_bench_t *bench) {
     if (error) return bench_fail(bench, "purchases", error, 0);
     double seconds = (double)(monotonic_ns() - started) / 1e9;
     printf("purchases: %" PRIu64 " in %.2f s = %.0f purchases/s durable (groups of %u; %" PRIu64
-           " refused)\n", bench->purchases, seconds, (double)bench->purchases / seconds,
-           bench->group, refused);
+           " refused)\n", bench->options.purchases, seconds, (double)bench->options.purchases / seconds,
+           bench->options.group, refused);
     return 0;
 }
 
@@ -247,12 +254,13 @@ static int bench_check(welfare_bench_t *bench) {
 }
 
 int cli_bench_welfare(int argc, char **argv) {
-    welfare_bench_t bench = {".", 100000, 1000000, 8000, false, 0, 0, NULL};
+    welfare_bench_t bench = {{".", NULL, 100000, 1000000, 8000, 4, 64, false}, 0, NULL};
     int parsed = bench_parse(argc, argv, &bench);
     if (parsed < 0) return bench_usage();
     if (parsed) return parsed;
+    if (bench.options.address != NULL) return bench_welfare_net(&bench.options);
     char path[4096];
-    snprintf(path, sizeof(path), "%s/bench-welfare.%d", bench.directory, (int)getpid());
+    snprintf(path, sizeof(path), "%s/bench-welfare.%d", bench.options.directory, (int)getpid());
     ledger_options_t options = {0};
     options.clock = bench_clock;
     options.clock_context = &bench;
@@ -262,14 +270,14 @@ int cli_bench_welfare(int argc, char **argv) {
         return CLI_EXIT_FAILURE;
     }
     printf("bench-welfare: %" PRIu64 " employees, %" PRIu64 " purchases, groups of %u, in %s\n",
-           bench.employees, bench.purchases, bench.group, path);
+           bench.options.employees, bench.options.purchases, bench.options.group, path);
     int status = bench_setup(&bench);
     if (!status) status = bench_grant(&bench);
     if (!status) status = bench_purchases(&bench);
     if (!status) status = bench_sweep(&bench);
     if (!status) status = bench_check(&bench);
     ledger_close(bench.ledger);
-    if (!bench.keep) {
+    if (!bench.options.keep) {
         char command[4200];
         snprintf(command, sizeof(command), "rm -rf '%s'", path);
         if (system(command) != 0) fprintf(stderr, "borsellino bench-welfare: could not remove %s\n", path);

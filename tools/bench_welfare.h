@@ -1,0 +1,26 @@
+/*
+ * bench_welfare.h — the options of `borsellino bench-welfare`, shared by
+ * its in-process part (bench_welfare.c) and its protocol part
+ * (bench_welfare_net.c).
+ */
+#ifndef BORSELLINO_TOOLS_BENCH_WELFARE_H
+#define BORSELLINO_TOOLS_BENCH_WELFARE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct welfare_bench_options {
+    const char *directory; /* in-process: where the data directory goes */
+    const char *address;   /* NULL: in-process; else HOST:PORT of a server */
+    uint64_t employees;
+    uint64_t purchases;
+    uint32_t group;        /* in-process: purchases per commit */
+    uint32_t connections;  /* protocol: connections (one thread each) */
+    uint32_t in_flight;    /* protocol: requests in flight per connection */
+    bool keep;
+} welfare_bench_options_t;
+
+/* Runs the protocol benchmark; returns the exit status. */
+int bench_welfare_net(const welfare_bench_options_t *options);
+
+#endif

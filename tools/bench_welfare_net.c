@@ -1,0 +1,372 @@
+/*
+ * bench_welfare_net.c — `borsellino bench-welfare --addr HOST:PORT`: the
+ * welfare benchmark over the protocol, against a running borsellinod
+ * (normally on a fresh data directory: tools/dev bench-welfare-net).
+ *
+ *  1. setup: a company, 20 providers, N employees and a plan, sent as
+ *     pipelined single requests;
+ *  2. bulk grant: every employee granted credit in requests of 10,000
+ *     employees; the first request's round trip is the figure;
+ *  3. purchases: M purchases spread over C connections, each keeping F
+ *     requests in flight, each purchase one request, each with its fee
+ *     split and (one in five, a fringe category) its cap check. Durable:
+ *     the server answers once the group holding it is committed.
+ * Employee, provider and purchase ids are (kind, number) u128 values
+ * with a per-run prefix, so runs against the same server do not collide.
+ */
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bench_welfare.h"
+#include "client.h"
+#include "convert.h"
+#include "frame.h"
+#include "welfare.h"
+
+enum { NET_PROVIDERS = 20, NET_GRANT_CHUNK = 10000, NET_CONNECT_TIMEOUT_MS = 5000 };
+
+typedef struct net_bench {
+    const welfare_bench_options_t *options;
+    uint64_t run;      /* id prefix of this run */
+    uint64_t failures; /* responses that were not OK */
+} net_bench_t;
+
+static uint64_t monotonic_ns(void) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec;
+}
+
+static ledger_u128_t net_id(const net_bench_t *bench, uint64_t kind, uint64_t number) {
+    ledger_u128_t id = {(bench->run << 16) | kind, number};
+    return id;
+}
+
+/* Sends `request` pipelined (at most `in_flight` waiting) and counts the
+ * refused answers; returns a client error or 0. */
+typedef struct pipeline {
+    client_t *client;
+    uint32_t in_flight_max;
+    uint64_t refused;
+    uint32_t last_result;
+} pipeline_t;
+
+static int pipeline_receive_one(pipeline_t *pipeline) {
+    Borsellino__V1__Response *response = NULL;
+    int error = client_receive(pipeline->client, &response);
+    if (error) return error;
+    uint32_t result = 0;
+    if (response->status != BORSELLINO__V1__STATUS__STATUS_OK) {
+        result = UINT32_MAX;
+    } else if (response->result_case == BORSELLINO__V1__RESPONSE__RESULT_WELFARE_PURCHASE) {
+        result = response->welfare_purchase->result;
+    } else if (response->result_case == BORSELLINO__V1__RESPONSE__RESULT_WELFARE_CREATE_EMPLOYEE) {
+        result = response->welfare_create_employee->result;
+    }
+    if (result != WELFARE_RESULT_OK && result != WELFARE_RESULT_EXISTS) {
+        pipeline->refused++;
+        pipeline->last_result = result;
+    }
+    frame_response_free(response);
+    return 0;
+}
+
+static int pipeline_send(pipeline_t *pipeline, Borsellino__V1__Request *request) {
+    while (client_in_flight(pipeline->client) >= pipeline->in_flight_max) {
+        int error = pipeline_receive_one(pipeline);
+        if (error) return error;
+    }
+    return client_send(pipeline->client, request);
+}
+
+static int pipeline_drain(pipeline_t *pipeline) {
+    while (client_in_flight(pipeline->client) > 0) {
+        int error = pipeline_receive_one(pipeline);
+        if (error) return error;
+    }
+    return 0;
+}
+
+/* One request/response for setup steps; returns the welfare result or
+ * UINT32_MAX for a transport or status failure. */
+static uint32_t net_call(client_t *client, Borsellino__V1__Request *request) {
+    Borsellino__V1__Response *response = NULL;
+    if (client_call(client, request, &response) != 0) return UINT32_MAX;
+    uint32_t result = UINT32_MAX;
+    if (response->status == BORSELLINO__V1__STATUS__STATUS_OK) {
+        switch (response->result_case) {
+        case BORSELLINO__V1__RESPONSE__RESULT_WELFARE_CREATE_FUNDER:
+            result = response->welfare_create_funder->result;
+            break;
+        case BORSELLINO__V1__RESPONSE__RESULT_WELFARE_CREATE_PROVIDER:
+            result = response->welfare_create_provider->result;
+            break;
+        case BORSELLINO__V1__RESPONSE__RESULT_WELFARE_CREATE_PLAN:
+            result = response->welfare_create_plan->result;
+            break;
+        case BORSELLINO__V1__RESPONSE__RESULT_WELFARE_FUND:
+            result = response->welfare_fund->result;
+            break;
+        case BORSELLINO__V1__RESPONSE__RESULT_WELFARE_GRANT:
+            result = WELFARE_RESULT_OK;
+            for (size_t i = 0; i < response->welfare_grant->n_results; i++) {
+                if ((uint32_t)response->welfare_grant->results[i] != WELFARE_RESULT_OK) {
+                    result = (uint32_t)response->welfare_grant->results[i];
+                }
+            }
+            break;
+        default:
+            break;
+        }
+    }
+    frame_response_free(response);
+    return result;
+}
+
+static int net_fail(const char *what, uint32_t result) {
+    fprintf(stderr, "borsellino bench-welfare: %s: %s\n", what,
+            result == UINT32_MAX ? "request failed (see the server's log)" : welfare_result_name(result));
+    return 1;
+}
+
+/* Company, providers, plan, funds. */
+static int net_setup_registry(net_bench_t *bench, client_t *client) {
+    Borsellino__V1__U128 id_value, other_value;
+    Borsellino__V1__Request request = BORSELLINO__V1__REQUEST__INIT;
+    Borsellino__V1__WelfareFunder funder = BORSELLINO__V1__WELFARE_FUNDER__INIT;
+    Borsellino__V1__WelfareCreateFunderRequest create_funder =
+        BORSELLINO__V1__WELFARE_CREATE_FUNDER_REQUEST__INIT;
+    borsellino__v1__u128__init(&id_value);
+    borsellino__v1__u128__init(&other_value);
+    convert_u128_to_proto(net_id(bench, 1, 1), &id_value);
+    funder.id = &id_value;
+    funder.kind = BORSELLINO__V1__WELFARE_FUNDER_KIND__WELFARE_FUNDER_COMPANY;
+    create_funder.funder = &funder;
+    request.op_case = BORSELLINO__V1__REQUEST__OP_WELFARE_CREATE_FUNDER;
+    request.welfare_create_funder = &create_funder;
+    uint32_t result = net_call(client, &request);
+    if (result != WELFARE_RESULT_OK) return net_fail("create company", result);
+    for (uint64_t p = 1; p <= NET_PROVIDERS; p++) {
+        Borsellino__V1__WelfareProvider provider = BORSELLINO__V1__WELFARE_PROVIDER__INIT;
+        Borsellino__V1__WelfareCreateProviderRequest create =
+            BORSELLINO__V1__WELFARE_CREATE_PROVIDER_REQUEST__INIT;
+        convert_u128_to_proto(net_id(bench, 2, p), &id_value);
+        provider.id = &id_value;
+        provider.fee_bps = 300;
+        provider.categories = (UINT64_C(1) << 7) | (UINT64_C(1) << 9);
+        create.provider = &provider;
+        Borsellino__V1__Request provider_request = BORSELLINO__V1__REQUEST__INIT;
+        provider_request.op_case = BORSELLINO__V1__REQUEST__OP_WELFARE_CREATE_PROVIDER;
+        provider_request.welfare_create_provider = &create;
+        result = net_call(client, &provider_request);
+        if (result != WELFARE_RESULT_OK) return net_fail("create provider", result);
+    }
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    uint64_t now_ns = (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec;
+    Borsellino__V1__WelfarePlan plan = BORSELLINO__V1__WELFARE_PLAN__INIT;
+    Borsellino__V1__WelfareCreatePlanRequest create_plan =
+        BORSELLINO__V1__WELFARE_CREATE_PLAN_REQUEST__INIT;
+    convert_u128_to_proto(net_id(bench, 3, 1), &id_value);
+    convert_u128_to_proto(net_id(bench, 1, 1), &other_value);
+    plan.id = &id_value;
+    plan.funder_id = &other_value;
+    plan.valid_from = now_ns - 1000000000ull;
+    plan.valid_until = now_ns + 30ull * 86400 * 1000000000ull;
+    plan.categories = (UINT64_C(1) << 7) | (UINT64_C(1) << 9);
+    plan.expiry_policy = BORSELLINO__V1__WELFARE_EXPIRY_POLICY__WELFARE_EXPIRY_BACK_TO_FUNDER;
+    create_plan.plan = &plan;
+    Borsellino__V1__Request plan_request = BORSELLINO__V1__REQUEST__INIT;
+    plan_request.op_case = BORSELLINO__V1__REQUEST__OP_WELFARE_CREATE_PLAN;
+    plan_request.welfare_create_plan = &create_plan;
+    result = net_call(client, &plan_request);
+    if (result != WELFARE_RESULT_OK) return net_fail("create plan", result);
+    Borsellino__V1__WelfareFundRequest fund = BORSELLINO__V1__WELFARE_FUND_REQUEST__INIT;
+    convert_u128_to_proto(net_id(bench, 4, 1), &id_value);
+    fund.id = &id_value;
+    fund.funder_id = &other_value;
+    fund.amount = bench->options->employees * 100000;
+    Borsellino__V1__Request fund_request = BORSELLINO__V1__REQUEST__INIT;
+    fund_request.op_case = BORSELLINO__V1__REQUEST__OP_WELFARE_FUND;
+    fund_request.welfare_fund = &fund;
+    result = net_call(client, &fund_request);
+    return result == WELFARE_RESULT_OK ? 0 : net_fail("fund", result);
+}
+
+static int net_setup_employees(net_bench_t *bench, client_t *client) {
+    pipeline_t pipeline = {client, 256, 0, 0};
+    Borsellino__V1__U128 id_value, funder_value;
+    borsellino__v1__u128__init(&id_value);
+    borsellino__v1__u128__init(&funder_value);
+    convert_u128_to_proto(net_id(bench, 1, 1), &funder_value);
+    int error = 0;
+    for (uint64_t e = 1; e <= bench->options->employees && !error; e++) {
+        Borsellino__V1__WelfareEmployee employee = BORSELLINO__V1__WELFARE_EMPLOYEE__INIT;
+        Borsellino__V1__WelfareCreateEmployeeRequest create =
+            BORSELLINO__V1__WELFARE_CREATE_EMPLOYEE_REQUEST__INIT;
+        convert_u128_to_proto(net_id(bench, 5, e), &id_value);
+        employee.id = &id_value;
+        employee.funder_id = &funder_value;
+        create.employee = &employee;
+        Borsellino__V1__Request request = BORSELLINO__V1__REQUEST__INIT;
+        request.op_case = BORSELLINO__V1__REQUEST__OP_WELFARE_CREATE_EMPLOYEE;
+        request.welfare_create_employee = &create;
+        error = pipeline_send(&pipeline, &request);
+    }
+    if (!error) error = pipeline_drain(&pipeline);
+    if (error || pipeline.refused) return net_fail("create employees", pipeline.last_result);
+    return 0;
+}
+
+/* Grants 1,000 EUR each, 10,000 employees per request. */
+static int net_grant(net_bench_t *bench, client_t *client) {
+    uint32_t chunk_max = NET_GRANT_CHUNK;
+    Borsellino__V1__WelfareGrantEntry *entries = calloc(chunk_max, sizeof(*entries));
+    Borsellino__V1__WelfareGrantEntry **pointers = calloc(chunk_max, sizeof(*pointers));
+    Borsellino__V1__U128 *ids = calloc(chunk_max, sizeof(*ids));
+    if (entries == NULL || pointers == NULL || ids == NULL) return net_fail("grant: out of memory", UINT32_MAX);
+    Borsellino__V1__U128 grant_value, plan_value;
+    borsellino__v1__u128__init(&grant_value);
+    borsellino__v1__u128__init(&plan_value);
+    convert_u128_to_proto(net_id(bench, 3, 1), &plan_value);
+    uint64_t first_ns = 0;
+    uint32_t result = WELFARE_RESULT_OK;
+    for (uint64_t e = 1, chunk = 1; e <= bench->options->employees && result == WELFARE_RESULT_OK; chunk++) {
+        uint32_t count = 0;
+        for (; count < chunk_max && e <= bench->options->employees; count++, e++) {
+            borsellino__v1__welfare_grant_entry__init(&entries[count]);
+            borsellino__v1__u128__init(&ids[count]);
+            convert_u128_to_proto(net_id(bench, 5, e), &ids[count]);
+            entries[count].employee_id = &ids[count];
+            entries[count].amount = 100000;
+            pointers[count] = &entries[count];
+        }
+        Borsellino__V1__WelfareGrantRequest grant = BORSELLINO__V1__WELFARE_GRANT_REQUEST__INIT;
+        convert_u128_to_proto(net_id(bench, 6, chunk), &grant_value);
+        grant.id = &grant_value;
+        grant.plan_id = &plan_value;
+        grant.n_entries = count;
+        grant.entries = pointers;
+        Borsellino__V1__Request request = BORSELLINO__V1__REQUEST__INIT;
+        request.op_case = BORSELLINO__V1__REQUEST__OP_WELFARE_GRANT;
+        request.welfare_grant = &grant;
+        uint64_t started = monotonic_ns();
+        result = net_call(client, &request);
+        if (chunk == 1) first_ns = monotonic_ns() - started;
+    }
+    free(entries);
+    free(pointers);
+    free(ids);
+    if (result != WELFARE_RESULT_OK) return net_fail("grant", result);
+    printf("bulk grant over the protocol: first request of %u employees answered in %.3f s\n",
+           bench->options->employees < chunk_max ? (unsigned)bench->options->employees : chunk_max,
+           (double)first_ns / 1e9);
+    return 0;
+}
+
+typedef struct purchase_worker {
+    net_bench_t *bench;
+    uint32_t index;
+    uint64_t first;
+    uint64_t count;
+    int error;
+    uint64_t refused;
+} purchase_worker_t;
+
+static void *purchase_worker_run(void *argument) {
+    purchase_worker_t *worker = argument;
+    const welfare_bench_options_t *options = worker->bench->options;
+    client_t *client = NULL;
+    worker->error = client_connect(options->address, NET_CONNECT_TIMEOUT_MS, &client);
+    if (worker->error) return NULL;
+    pipeline_t pipeline = {client, options->in_flight, 0, 0};
+    uint64_t state = 0x9E3779B97F4A7C15ull ^ (worker->index * 0xD1B54A32D192ED03ull);
+    Borsellino__V1__U128 id_value, employee_value, provider_value;
+    borsellino__v1__u128__init(&id_value);
+    borsellino__v1__u128__init(&employee_value);
+    borsellino__v1__u128__init(&provider_value);
+    for (uint64_t n = 0; n < worker->count && !worker->error; n++) {
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        uint64_t random = state * 2685821657736338717ull;
+        Borsellino__V1__WelfarePurchaseRequest purchase = BORSELLINO__V1__WELFARE_PURCHASE_REQUEST__INIT;
+        convert_u128_to_proto(net_id(worker->bench, 7, worker->first + n + 1), &id_value);
+        convert_u128_to_proto(net_id(worker->bench, 5, 1 + random % options->employees), &employee_value);
+        convert_u128_to_proto(net_id(worker->bench, 2, 1 + (random >> 32) % NET_PROVIDERS), &provider_value);
+        purchase.id = &id_value;
+        purchase.employee_id = &employee_value;
+        purchase.provider_id = &provider_value;
+        purchase.category = (random >> 40) % 5 == 0 ? 9 : 7;
+        purchase.amount = 1 + (random >> 48) % 100;
+        Borsellino__V1__Request request = BORSELLINO__V1__REQUEST__INIT;
+        request.op_case = BORSELLINO__V1__REQUEST__OP_WELFARE_PURCHASE;
+        request.welfare_purchase = &purchase;
+        worker->error = pipeline_send(&pipeline, &request);
+    }
+    if (!worker->error) worker->error = pipeline_drain(&pipeline);
+    worker->refused = pipeline.refused;
+    client_close(client);
+    return NULL;
+}
+
+static int net_purchases(net_bench_t *bench) {
+    const welfare_bench_options_t *options = bench->options;
+    uint32_t connections = options->connections;
+    purchase_worker_t *workers = calloc(connections, sizeof(*workers));
+    pthread_t *threads = calloc(connections, sizeof(*threads));
+    if (workers == NULL || threads == NULL) return net_fail("out of memory", UINT32_MAX);
+    uint64_t started = monotonic_ns();
+    for (uint32_t i = 0; i < connections; i++) {
+        uint64_t share = options->purchases / connections + (i < options->purchases % connections ? 1 : 0);
+        workers[i] = (purchase_worker_t){bench, i, 0, share, 0, 0};
+        workers[i].first = i == 0 ? 0 : workers[i - 1].first + workers[i - 1].count;
+        pthread_create(&threads[i], NULL, purchase_worker_run, &workers[i]);
+    }
+    uint64_t refused = 0;
+    int error = 0;
+    for (uint32_t i = 0; i < connections; i++) {
+        pthread_join(threads[i], NULL);
+        refused += workers[i].refused;
+        if (workers[i].error) error = workers[i].error;
+    }
+    double seconds = (double)(monotonic_ns() - started) / 1e9;
+    free(workers);
+    free(threads);
+    if (error) {
+        fprintf(stderr, "borsellino bench-welfare: purchases: %s\n", client_strerror(error));
+        return 1;
+    }
+    printf("purchases over the protocol: %" PRIu64 " in %.2f s = %.0f purchases/s durable "
+           "(%u connections, %u in flight each, one purchase per request; %" PRIu64 " refused)\n",
+           options->purchases, seconds, (double)options->purchases / seconds, connections,
+           options->in_flight, refused);
+    return refused == 0 ? 0 : 1;
+}
+
+int bench_welfare_net(const welfare_bench_options_t *options) {
+    net_bench_t bench = {options, (uint64_t)time(NULL) & 0xFFFFFFFFFFFFull, 0};
+    client_t *client = NULL;
+    int error = client_connect(options->address, NET_CONNECT_TIMEOUT_MS, &client);
+    if (error) {
+        fprintf(stderr, "borsellino bench-welfare: %s\n", client_last_error_message(NULL));
+        return 1;
+    }
+    printf("bench-welfare over the protocol at %s: %" PRIu64 " employees, %" PRIu64 " purchases\n",
+           options->address, options->employees, options->purchases);
+    uint64_t started = monotonic_ns();
+    int status = net_setup_registry(&bench, client);
+    if (!status) status = net_setup_employees(&bench, client);
+    if (!status) {
+        printf("setup: company, %d providers, %" PRIu64 " employees, plan in %.1f s\n", NET_PROVIDERS,
+               options->employees, (double)(monotonic_ns() - started) / 1e9);
+    }
+    if (!status) status = net_grant(&bench, client);
+    client_close(client);
+    if (!status) status = net_purchases(&bench);
+    return status;
+}
