@@ -31,8 +31,10 @@
  *   provider payable    one per provider: what the platform owes it (never < 0)
  *
  * The platform's three accounts, the default category catalog and the
- * default fringe-cap table are created the first time a data directory is
- * opened for writing (welfare_platform_ensure() runs inside ledger_open).
+ * default fringe-cap table are created by welfare_platform_ensure(), which
+ * borsellinod calls when it opens a data directory and every welfare write
+ * runs first (so a bare engine handle gets them with its first welfare
+ * operation).
  *
  * Threading, groups, errors: as the core. Every write call joins the open
  * write group (ledger_write_begin) or opens and commits its own; it returns
@@ -92,6 +94,9 @@ enum {
     WELFARE_FEE_BPS_MAX = 10000,
     /* Longest hold: 90 days. */
     WELFARE_HOLD_TIMEOUT_MAX_S = 90u * 24u * 3600u,
+    /* Accounts (and journal records) the platform starts with: bank, fees,
+     * forfeited. A new borsellinod data directory holds exactly these. */
+    WELFARE_PLATFORM_ACCOUNTS = 3,
 };
 
 /* The two 32-bit tags (top half of id.hi) of reserved id ranges. */
@@ -207,8 +212,7 @@ enum welfare_result {
     WELFARE_RESULT_INSUFFICIENT_POT_BALANCE = 19,
     /* Acting on a closed pot (the employee was offboarded). */
     WELFARE_RESULT_POT_CLOSED = 20,
-    /* The employee has no pot open for this: no plan granted to them allows
-     * the category (and is running). */
+    /* The employee has no pot at all (was never granted credit). */
     WELFARE_RESULT_NO_ELIGIBLE_POT = 21,
     /* Capture or void of a purchase that is not an open hold. */
     WELFARE_RESULT_HOLD_NOT_PENDING = 22,
@@ -274,8 +278,9 @@ typedef struct welfare_fringe_cap {
 int welfare_set_fringe_cap(ledger_t *ledger, const welfare_fringe_cap_t *cap,
                            uint32_t *result_out);
 
-/* The cap that applies to `class` in fiscal `year` (the year's row, else
- * the default row). Returns 0, LEDGER_ERR_INVALID_ARGUMENT or MDB_*. */
+/* The cap that applies to `class` in fiscal `year`: the year's row, else
+ * the default row (any year is accepted; 0 when no row exists at all).
+ * Returns 0, LEDGER_ERR_INVALID_ARGUMENT (NULL ledger or cap_out) or MDB_*. */
 int welfare_fringe_cap_for(ledger_t *ledger, uint32_t year, uint32_t cap_class,
                            uint64_t *cap_out);
 
@@ -437,9 +442,10 @@ typedef struct welfare_purchase {
  * fee is taken at capture.
  *
  * Checks, in order (the first failing decides): fields (INVALID_FIELD);
- * EMPLOYEE_NOT_FOUND; EMPLOYEE_OFFBOARDED → POT_CLOSED; PROVIDER_NOT_FOUND;
- * CATEGORY_NOT_FOUND; CATEGORY_NOT_SOLD_BY_PROVIDER; among the employee's
- * pots: none whose plan allows the category → CATEGORY_NOT_ALLOWED_BY_PLAN;
+ * EXISTS*; EMPLOYEE_NOT_FOUND; offboarded → POT_CLOSED; PROVIDER_NOT_FOUND;
+ * CATEGORY_NOT_FOUND; CATEGORY_NOT_SOLD_BY_PROVIDER; no pot at all →
+ * NO_ELIGIBLE_POT; among the employee's pots: none whose plan allows the
+ * category → CATEGORY_NOT_ALLOWED_BY_PLAN;
  * all of those not started → PLAN_NOT_STARTED; all of those ended →
  * POT_EXPIRED; fringe categories: FRINGE_CAP_EXCEEDED (purchases and open
  * holds of the fiscal year, net of refunds, plus this amount, above the
@@ -508,7 +514,8 @@ typedef struct welfare_reimbursement {
  * chosen as for a purchase (no split). Results: OK, EXISTS*, INVALID_FIELD,
  * EMPLOYEE_NOT_FOUND, POT_CLOSED, CATEGORY_NOT_FOUND,
  * CATEGORY_NOT_REIMBURSABLE, RECEIPT_REQUIRED, AMOUNT_EXCEEDS_RECEIPT,
- * RECEIPT_ALREADY_REIMBURSED (ever, by anyone), CATEGORY_NOT_ALLOWED_BY_PLAN,
+ * RECEIPT_ALREADY_REIMBURSED (ever, by anyone), NO_ELIGIBLE_POT,
+ * CATEGORY_NOT_ALLOWED_BY_PLAN,
  * PLAN_NOT_STARTED, POT_EXPIRED, FRINGE_CAP_EXCEEDED,
  * INSUFFICIENT_POT_BALANCE.
  */

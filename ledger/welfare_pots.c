@@ -53,6 +53,7 @@ uint32_t welfare_pots_eligible(const employee_pots_t *all, uint32_t category, ui
     bool allowed = false;
     bool ended = false;
     eligible_out->count = 0;
+    if (all->count == 0) return WELFARE_RESULT_NO_ELIGIBLE_POT;
     for (uint32_t i = 0; i < all->count; i++) {
         const pot_candidate_t *pot = &all->pots[i];
         if (pot->closed || !(pot->plan.categories & (UINT64_C(1) << category))) continue;

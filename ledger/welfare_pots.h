@@ -34,7 +34,8 @@ int welfare_pots_load(ledger_t *ledger, MDB_txn *txn, const employee_record_t *e
                       employee_pots_t *pots_out);
 
 /* The open pots whose plan allows `category` and runs at `now`. Returns
- * OK, CATEGORY_NOT_ALLOWED_BY_PLAN, POT_EXPIRED or PLAN_NOT_STARTED. */
+ * OK, NO_ELIGIBLE_POT (no pot at all), CATEGORY_NOT_ALLOWED_BY_PLAN,
+ * POT_EXPIRED or PLAN_NOT_STARTED. */
 uint32_t welfare_pots_eligible(const employee_pots_t *all, uint32_t category, uint64_t now,
                                employee_pots_t *eligible_out);
 

@@ -12,12 +12,17 @@
  * as zero. Callers check *_fits first: code and flags are 32-bit on the
  * wire but 16-bit in the ledger, and *_from_proto keeps only the low
  * 16 bits of a value that does not fit.
+ *
+ * The welfare layer's values (welfare.h) are converted the same way, in
+ * convert_welfare.c; a category's name in a *_to_proto message points at
+ * the ledger struct's own name (keep that struct alive too).
  */
 #ifndef BORSELLINO_PROTO_CONVERT_H
 #define BORSELLINO_PROTO_CONVERT_H
 
 #include "borsellino.pb-c.h"
 #include "ledger.h"
+#include "welfare.h"
 
 /* Storage for the sub-messages of one converted Transfer / Account. */
 typedef struct convert_transfer_storage {
@@ -56,5 +61,91 @@ void convert_balance_from_proto(const Borsellino__V1__Balance *in,
  * reject with a result code. */
 bool convert_account_fits(const Borsellino__V1__Account *in);
 bool convert_transfer_fits(const Borsellino__V1__Transfer *in);
+
+/* ------------------------------------------------------------------------ */
+/* Welfare (convert_welfare.c)                                              */
+
+typedef struct convert_welfare_funder_storage {
+    Borsellino__V1__U128 id, account_id;
+} convert_welfare_funder_storage_t;
+
+typedef struct convert_welfare_provider_storage {
+    Borsellino__V1__U128 id, account_id;
+} convert_welfare_provider_storage_t;
+
+typedef struct convert_welfare_employee_storage {
+    Borsellino__V1__U128 id, funder_id;
+} convert_welfare_employee_storage_t;
+
+typedef struct convert_welfare_plan_storage {
+    Borsellino__V1__U128 id, funder_id, next_plan_id;
+} convert_welfare_plan_storage_t;
+
+typedef struct convert_welfare_pot_storage {
+    Borsellino__V1__U128 plan_id, account_id;
+} convert_welfare_pot_storage_t;
+
+typedef struct convert_welfare_movement_storage {
+    Borsellino__V1__U128 operation_id, plan_id;
+} convert_welfare_movement_storage_t;
+
+/* The *_fits checks of welfare messages: false when an enum field is
+ * negative (the ledger's enums are unsigned) or, for a category, when the
+ * name does not fit WELFARE_NAME_SIZE with its NUL. Enum numbers that fit
+ * but are unknown (or 0, "unspecified") are the welfare layer's to refuse
+ * with WELFARE_RESULT_INVALID_FIELD. */
+bool convert_welfare_category_fits(const Borsellino__V1__WelfareCategory *in);
+bool convert_welfare_funder_fits(const Borsellino__V1__WelfareFunder *in);
+bool convert_welfare_plan_fits(const Borsellino__V1__WelfarePlan *in);
+/* The same check for a lone enum value (a cap class, say). */
+bool convert_welfare_enum_fits(int value);
+
+void convert_welfare_category_from_proto(const Borsellino__V1__WelfareCategory *in,
+                                         welfare_category_t *out);
+void convert_welfare_category_to_proto(const welfare_category_t *in,
+                                       Borsellino__V1__WelfareCategory *out);
+
+void convert_welfare_fringe_cap_from_proto(const Borsellino__V1__WelfareFringeCap *in,
+                                           welfare_fringe_cap_t *out);
+void convert_welfare_fringe_cap_to_proto(const welfare_fringe_cap_t *in,
+                                         Borsellino__V1__WelfareFringeCap *out);
+
+void convert_welfare_funder_from_proto(const Borsellino__V1__WelfareFunder *in,
+                                       welfare_funder_t *out);
+void convert_welfare_funder_to_proto(const welfare_funder_t *in,
+                                     Borsellino__V1__WelfareFunder *out,
+                                     convert_welfare_funder_storage_t *storage);
+
+void convert_welfare_provider_from_proto(const Borsellino__V1__WelfareProvider *in,
+                                         welfare_provider_t *out);
+void convert_welfare_provider_to_proto(const welfare_provider_t *in,
+                                       Borsellino__V1__WelfareProvider *out,
+                                       convert_welfare_provider_storage_t *storage);
+
+void convert_welfare_employee_from_proto(const Borsellino__V1__WelfareEmployee *in,
+                                         welfare_employee_t *out);
+void convert_welfare_employee_to_proto(const welfare_employee_t *in,
+                                       Borsellino__V1__WelfareEmployee *out,
+                                       convert_welfare_employee_storage_t *storage);
+
+void convert_welfare_plan_from_proto(const Borsellino__V1__WelfarePlan *in,
+                                     welfare_plan_t *out);
+void convert_welfare_plan_to_proto(const welfare_plan_t *in, Borsellino__V1__WelfarePlan *out,
+                                   convert_welfare_plan_storage_t *storage);
+
+void convert_welfare_pot_from_proto(const Borsellino__V1__WelfarePot *in, welfare_pot_t *out);
+void convert_welfare_pot_to_proto(const welfare_pot_t *in, Borsellino__V1__WelfarePot *out,
+                                  convert_welfare_pot_storage_t *storage);
+
+void convert_welfare_movement_from_proto(const Borsellino__V1__WelfareMovement *in,
+                                         welfare_movement_t *out);
+void convert_welfare_movement_to_proto(const welfare_movement_t *in,
+                                       Borsellino__V1__WelfareMovement *out,
+                                       convert_welfare_movement_storage_t *storage);
+
+void convert_welfare_sweep_report_from_proto(const Borsellino__V1__WelfareSweepReport *in,
+                                             welfare_sweep_report_t *out);
+void convert_welfare_sweep_report_to_proto(const welfare_sweep_report_t *in,
+                                           Borsellino__V1__WelfareSweepReport *out);
 
 #endif

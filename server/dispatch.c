@@ -14,11 +14,7 @@
 #include "dispatch.h"
 #include "frame.h"
 
-/* Packs `response` into the request's frame. Out of memory leaves the
- * frame NULL; the loop then closes the connection (the client sees EOF and
- * retries on a new connection). */
-static void response_encode(server_request_t *request,
-                            Borsellino__V1__Response *response) {
+void dispatch_response_encode(server_request_t *request, Borsellino__V1__Response *response) {
     response->request_id = request->request ? request->request->request_id : 0;
     free(request->response_frame);
     request->response_frame = NULL;
@@ -35,7 +31,7 @@ void dispatch_fail_response(server_request_t *request, Borsellino__V1__Status st
     Borsellino__V1__Response response = BORSELLINO__V1__RESPONSE__INIT;
     response.status = status;
     response.message = (char *)message;
-    response_encode(request, &response);
+    dispatch_response_encode(request, &response);
 }
 
 Borsellino__V1__Status dispatch_status_for_error(int error) {
@@ -90,7 +86,7 @@ static void results_encode(server_request_t *request, const ledger_result_t *res
         response.result_case = BORSELLINO__V1__RESPONSE__RESULT_CREATE_TRANSFERS;
         response.create_transfers = &transfers_result;
     }
-    response_encode(request, &response);
+    dispatch_response_encode(request, &response);
     free(items);
     free(pointers);
 }
@@ -201,7 +197,7 @@ static int dispatch_lookup_accounts(dispatch_context_t *context, server_request_
         Borsellino__V1__Response response = BORSELLINO__V1__RESPONSE__INIT;
         response.result_case = BORSELLINO__V1__RESPONSE__RESULT_LOOKUP_ACCOUNTS;
         response.lookup_accounts = &result;
-        response_encode(request, &response);
+        dispatch_response_encode(request, &response);
     }
     free(ids);
     free(accounts);
@@ -234,7 +230,7 @@ static int dispatch_lookup_transfers(dispatch_context_t *context, server_request
         Borsellino__V1__Response response = BORSELLINO__V1__RESPONSE__INIT;
         response.result_case = BORSELLINO__V1__RESPONSE__RESULT_LOOKUP_TRANSFERS;
         response.lookup_transfers = &result;
-        response_encode(request, &response);
+        dispatch_response_encode(request, &response);
     }
     free(ids);
     free(transfers);
@@ -276,7 +272,7 @@ static void history_encode(server_request_t *request, const ledger_history_entry
         Borsellino__V1__Response response = BORSELLINO__V1__RESPONSE__INIT;
         response.result_case = BORSELLINO__V1__RESPONSE__RESULT_ACCOUNT_HISTORY;
         response.account_history = &result;
-        response_encode(request, &response);
+        dispatch_response_encode(request, &response);
     } else {
         dispatch_fail_response(request, BORSELLINO__V1__STATUS__STATUS_INTERNAL_ERROR,
                                "out of memory");
@@ -323,7 +319,7 @@ static int dispatch_balance_at(dispatch_context_t *context, server_request_t *re
     Borsellino__V1__Response response = BORSELLINO__V1__RESPONSE__INIT;
     response.result_case = BORSELLINO__V1__RESPONSE__RESULT_BALANCE_AT;
     response.balance_at = &result;
-    response_encode(request, &response);
+    dispatch_response_encode(request, &response);
     return 0;
 }
 
@@ -356,7 +352,7 @@ static int dispatch_status(dispatch_context_t *context, server_request_t *reques
     Borsellino__V1__Response response = BORSELLINO__V1__RESPONSE__INIT;
     response.result_case = BORSELLINO__V1__RESPONSE__RESULT_STATUS_RESULT;
     response.status_result = &result;
-    response_encode(request, &response);
+    dispatch_response_encode(request, &response);
     return 0;
 }
 
@@ -378,7 +374,16 @@ int dispatch_request(dispatch_context_t *context, server_request_t *request) {
     case BORSELLINO__V1__REQUEST__OP_STATUS:
         return dispatch_status(context, request);
     default:
+        if (dispatch_welfare_handles(request->request->op_case)) {
+            return dispatch_welfare_request(context, request);
+        }
         return answer_status(request, BORSELLINO__V1__STATUS__STATUS_UNKNOWN_OPERATION,
                              "the request names no operation this server knows");
     }
+}
+
+bool dispatch_request_is_write(const Borsellino__V1__Request *request) {
+    Borsellino__V1__Request__OpCase op = request->op_case;
+    return op == BORSELLINO__V1__REQUEST__OP_CREATE_ACCOUNTS ||
+           op == BORSELLINO__V1__REQUEST__OP_CREATE_TRANSFERS || dispatch_welfare_is_write(op);
 }

@@ -29,4 +29,27 @@ void dispatch_fail_response(server_request_t *request,
 /* The status a failed group's requests get for ledger error `error`. */
 Borsellino__V1__Status dispatch_status_for_error(int error);
 
+/* Whether the request changes state: it needs a write group, and when none
+ * can be opened (storage full, a disk fault) it gets the error instead of
+ * being carried out. Reads are answered from the committed state then. */
+bool dispatch_request_is_write(const Borsellino__V1__Request *request);
+
+/* Packs `response` (its request_id set from the request) into the
+ * request's frame, replacing any earlier one. Out of memory leaves the
+ * frame NULL; the loop then closes the connection (the client sees EOF and
+ * retries on a new connection). */
+void dispatch_response_encode(server_request_t *request, Borsellino__V1__Response *response);
+
+/* ---- dispatch_welfare.c: the welfare operations (ledger/welfare.h) ---- */
+
+/* Whether `op` is a welfare operation (Request fields 30..58). */
+bool dispatch_welfare_handles(Borsellino__V1__Request__OpCase op);
+
+/* Whether the welfare operation `op` changes state. */
+bool dispatch_welfare_is_write(Borsellino__V1__Request__OpCase op);
+
+/* Carries out a welfare request (dispatch_welfare_handles is true), with
+ * the same contract as dispatch_request. */
+int dispatch_welfare_request(dispatch_context_t *context, server_request_t *request);
+
 #endif

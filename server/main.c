@@ -1,7 +1,8 @@
 /*
- * main.c — borsellinod: flags, the ledger, the network loop, and a clean
- * exit. Exit codes: 0 after a graceful shutdown, 1 when the server could
- * not start or stopped on an error, 2 on bad usage.
+ * main.c — borsellinod: flags, the ledger (with the welfare layer's platform
+ * set up), the network loop, and a clean exit. Exit codes: 0 after a
+ * graceful shutdown, 1 when the server could not start or stopped on an
+ * error, 2 on bad usage.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -11,6 +12,7 @@
 
 #include "frame.h"
 #include "server.h"
+#include "welfare.h"
 
 static const char usage[] =
     "usage: borsellinod [OPTIONS]\n"
@@ -151,6 +153,19 @@ int main(int argc, char **argv) {
         fprintf(stderr, "borsellinod: cannot open the ledger in %s: %s\n"
                         "Nothing was changed. Inspect it with: borsellino audit verify --data %s\n",
                 config.data_path, ledger_last_error_message(NULL), config.data_path);
+        return 1;
+    }
+    /* The welfare layer's platform accounts, default catalog and fringe-cap
+     * table, in their own durable commit, before any client is served. */
+    error = welfare_platform_ensure(ledger);
+    if (error) {
+        server_log("start_failed",
+                   "data=%s error=\"%s\" detail=\"%s\" hint=\"the welfare platform accounts "
+                   "could not be created; nothing else was changed\"",
+                   config.data_path, ledger_strerror(error), ledger_last_error_message(ledger));
+        fprintf(stderr, "borsellinod: cannot set up the welfare platform in %s: %s (%s)\n",
+                config.data_path, ledger_strerror(error), ledger_last_error_message(ledger));
+        ledger_close(ledger);
         return 1;
     }
     ledger_stats_t stats;

@@ -26,6 +26,7 @@
 
 #include "frame.h"
 #include "server.h"
+#include "welfare.h"
 
 enum {
     READ_CHUNK_SIZE = 64 * 1024,
@@ -193,9 +194,16 @@ static bool connection_may_submit(const connection_t *connection) {
     return writer_queue_depth(server->writer) < server->config->queue_depth_max;
 }
 
+/* A count a request asks for, bounded by what the server would return. */
+static uint32_t estimate_bound(uint32_t asked, uint32_t returned_max) {
+    return asked < returned_max ? asked : returned_max;
+}
+
 /* An upper estimate of a request's response size, from what it asks for:
  * about 160 bytes per account, transfer or history entry, 16 per event
- * result. */
+ * result; for the welfare queries, 44 per statement employee row (plus the
+ * figures), 96 per movement, 128 per pot (16 at most), 64 per category (63
+ * at most). */
 static uint64_t response_estimate(const Borsellino__V1__Request *request) {
     switch (request->op_case) {
     case BORSELLINO__V1__REQUEST__OP_CREATE_ACCOUNTS:
@@ -208,6 +216,19 @@ static uint64_t response_estimate(const Borsellino__V1__Request *request) {
         return 64 + 160 * (uint64_t)request->lookup_transfers->n_ids;
     case BORSELLINO__V1__REQUEST__OP_ACCOUNT_HISTORY:
         return 64 + 160 * (uint64_t)request->account_history->limit;
+    case BORSELLINO__V1__REQUEST__OP_WELFARE_GRANT:
+        return 64 + 2 * (uint64_t)request->welfare_grant->n_entries;
+    case BORSELLINO__V1__REQUEST__OP_WELFARE_MOVEMENTS:
+        return 64 + 96 * (uint64_t)estimate_bound(request->welfare_movements->limit,
+                                                  WELFARE_MOVEMENTS_MAX);
+    case BORSELLINO__V1__REQUEST__OP_WELFARE_FUNDER_STATEMENT:
+        return 1024 + 44 * (uint64_t)estimate_bound(
+                              request->welfare_funder_statement->employees_limit,
+                              WELFARE_STATEMENT_EMPLOYEES_MAX);
+    case BORSELLINO__V1__REQUEST__OP_WELFARE_WALLET:
+        return 128 + 128 * (uint64_t)WELFARE_POTS_PER_EMPLOYEE_MAX;
+    case BORSELLINO__V1__REQUEST__OP_WELFARE_LIST_CATEGORIES:
+        return 64 + 64 * (uint64_t)WELFARE_CATEGORY_ID_MAX;
     default:
         return 256;
     }
@@ -219,6 +240,9 @@ static uint32_t request_events(const Borsellino__V1__Request *request) {
         return (uint32_t)request->create_accounts->n_accounts;
     case BORSELLINO__V1__REQUEST__OP_CREATE_TRANSFERS:
         return (uint32_t)request->create_transfers->n_transfers;
+    case BORSELLINO__V1__REQUEST__OP_WELFARE_GRANT:
+        /* Each employee is its own chain of transfers. */
+        return (uint32_t)request->welfare_grant->n_entries;
     default:
         return 1;
     }

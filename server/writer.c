@@ -97,12 +97,6 @@ static bool error_is_storage_fault(int error) {
     return error == EIO || error == MDB_PANIC || error == MDB_CORRUPTED;
 }
 
-static bool request_is_write(const server_request_t *request) {
-    Borsellino__V1__Request__OpCase op = request->request->op_case;
-    return op == BORSELLINO__V1__REQUEST__OP_CREATE_ACCOUNTS ||
-           op == BORSELLINO__V1__REQUEST__OP_CREATE_TRANSFERS;
-}
-
 /* No write group could be opened (storage full, I/O error): reads are
  * still answered from the committed state; writes get the error. */
 static int group_run_reads_only(dispatch_context_t *context, request_list_t *group,
@@ -111,7 +105,8 @@ static int group_run_reads_only(dispatch_context_t *context, request_list_t *gro
                                         ? BORSELLINO__V1__STATUS__STATUS_STORAGE_FAULT
                                         : dispatch_status_for_error(begin_error);
     for (server_request_t *request = group->head; request != NULL; request = request->next) {
-        int error = request_is_write(request) ? begin_error : dispatch_request(context, request);
+        bool write = dispatch_request_is_write(request->request);
+        int error = write ? begin_error : dispatch_request(context, request);
         if (error == begin_error) {
             dispatch_fail_response(request, status, ledger_strerror(error));
         } else if (error) {

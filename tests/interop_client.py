@@ -55,6 +55,9 @@ U64_MAX = (1 << 64) - 1
 U32_MAX = (1 << 32) - 1
 LEDGER = 978  # EUR
 TIMEOUT_PENDING_S = 3600
+# A new server holds the welfare platform's accounts: bank, fees, forfeited
+# (docs/welfare.md).
+PLATFORM_ACCOUNTS = 3
 
 pb = None  # the generated module, borsellino_pb2
 
@@ -441,7 +444,7 @@ def case_status_of_a_new_ledger():
     check(status.version != "", "version is set")
     check_eq(status.batch_events_max, BATCH_EVENTS_MAX_DEFAULT, "batch_events_max")
     check_eq(status.frame_size_max, FRAME_SIZE_MAX_DEFAULT, "frame_size_max")
-    check_eq(status.accounts_count, 0, "accounts_count")
+    check_eq(status.accounts_count, PLATFORM_ACCOUNTS, "accounts_count")
     check_eq(status.pending_count, 0, "pending_count")
     check_eq(len(status.chain_head), 32, "chain_head length")
     check(status.connections >= 1, "connections >= 1 (got %d)" % status.connections)
@@ -517,7 +520,7 @@ def case_post_pending_transfer():
 
 def case_status_after_writes():
     status = S.connection.status()
-    check_eq(status.accounts_count, 4, "accounts_count")
+    check_eq(status.accounts_count, 4 + PLATFORM_ACCOUNTS, "accounts_count")
     check_eq(status.pending_count, 0, "pending_count")
     check(status.journal_sequence >= 9, "journal_sequence >= 9 (got %d)" % status.journal_sequence)
     check(status.last_timestamp >= S.transfer_timestamps[T7], "last_timestamp >= T7's")
@@ -681,7 +684,7 @@ def case_request_level_statuses():
     check_eq(response.request_id, request.request_id, "unknown op request_id")
     check_eq(pb.Status.Name(response.status), "STATUS_UNKNOWN_OPERATION", "unknown op (field 17)")
     # None of these changed anything.
-    check_eq(c.status().accounts_count, 4, "accounts_count after refused requests")
+    check_eq(c.status().accounts_count, 4 + PLATFORM_ACCOUNTS, "accounts_count after refused requests")
     check_eq(balance_tuple(c.lookup_accounts([A])[0]), FINAL_BALANCES[A], "A unchanged")
 
 
@@ -732,7 +735,7 @@ def case_framing_violations_close_only_that_connection():
     check_eq(balance_tuple(S.connection.lookup_accounts([B])[0]), FINAL_BALANCES[B],
              "first connection still served")
     other = Connection(S.server.address)
-    check_eq(other.status().accounts_count, 4, "new connection served")
+    check_eq(other.status().accounts_count, 4 + PLATFORM_ACCOUNTS, "new connection served")
     other.close()
 
 

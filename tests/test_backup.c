@@ -21,6 +21,7 @@
 #include <pthread.h>
 #include <sys/stat.h>
 
+#include "welfare.h"
 #include "server_fixture.h"
 
 enum {
@@ -284,8 +285,9 @@ static void copy_verify(const char *path, uint64_t sequence, uint64_t sent,
     TEST_CHECK_EQ(ledger_stats(ledger, &stats), 0);
     TEST_CHECK_EQ(stats.journal_sequence, sequence);
     contents_read(ledger, sent, contents);
-    /* ACCOUNTS_COUNT account events, then one event per transfer. */
-    TEST_CHECK_EQ(contents->transfers_count + ACCOUNTS_COUNT, sequence);
+    /* The welfare platform's accounts (created at startup), ACCOUNTS_COUNT
+     * account events, then one event per transfer. */
+    TEST_CHECK_EQ(contents->transfers_count + ACCOUNTS_COUNT + WELFARE_PLATFORM_ACCOUNTS, sequence);
     TEST_CHECK_EQ(ledger_close(ledger), 0);
 }
 
@@ -321,7 +323,7 @@ static void restored_check(server_t *restored, const contents_t *contents) {
     response_t *status = status_call(&conn, &case_failures);
     if (status != NULL) {
         TEST_CHECK_EQ(status->status_result->journal_sequence,
-                      total + ACCOUNTS_COUNT);
+                      total + ACCOUNTS_COUNT + WELFARE_PLATFORM_ACCOUNTS);
         frame_response_free(status);
     }
     conn_close(&conn);

@@ -46,6 +46,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "welfare.h"
 #include "test.h"
 #include "ledger_fixture.h"
 #include "cli.h"
@@ -683,11 +684,12 @@ static void test_transfers(void) {
 
     run = TOOL(&server, "status");
     CHECK_EXIT(run, 0);
-    CHECK_CONTAINS(run->out, "accounts             3");
+    /* 3 accounts of this case, 3 of the welfare platform. */
+    CHECK_CONTAINS(run->out, "accounts             6");
     run = TOOL(&server, "status", "--json");
     CHECK_EXIT(run, 0);
     CHECK_JSON(run->out);
-    TEST_CHECK_EQ(json_number(run->out, "accounts_count"), 3);
+    TEST_CHECK_EQ(json_number(run->out, "accounts_count"), 3 + WELFARE_PLATFORM_ACCOUNTS);
     TEST_CHECK_EQ(json_number(run->out, "pending_count"), 0);
     TEST_CHECK_EQ(json_number(run->out, "batch_events_max"), LEDGER_BATCH_EVENTS_MAX);
     server_finish(&server);
@@ -1071,7 +1073,8 @@ static void test_client_concurrent(void) {
         TEST_CHECK(workers[i].ok);
     }
     run_t *run = TOOL(&server, "status", "--json");
-    TEST_CHECK_EQ(json_number(run->out, "accounts_count"), 2 * CONCURRENT_CLIENTS);
+    TEST_CHECK_EQ(json_number(run->out, "accounts_count"),
+                  2 * CONCURRENT_CLIENTS + WELFARE_PLATFORM_ACCOUNTS);
     server_finish(&server);
 }
 

@@ -40,6 +40,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "welfare.h"
 #include "server_fixture.h"
 
 /* The well-behaved client that runs during every attack. */
@@ -504,7 +505,8 @@ static void ops_status(conn_t *conn, const uint64_t *timestamps) {
     if (response == NULL) return;
     Borsellino__V1__StatusResponse *status = response->status_result;
     TEST_CHECK(status->version != NULL && status->version[0] != '\0');
-    TEST_CHECK_EQ(status->accounts_count, 3);
+    /* 3 accounts of this case, and the welfare platform's. */
+    TEST_CHECK_EQ(status->accounts_count, 3 + WELFARE_PLATFORM_ACCOUNTS);
     TEST_CHECK_EQ(status->pending_count, 0);
     TEST_CHECK(status->journal_sequence >= 3 + 9);
     TEST_CHECK(status->last_timestamp >= timestamps[10]);
@@ -847,7 +849,7 @@ static void test_concurrent_clients(void) {
             response_t *status = status_call(&conn, &case_failures);
             if (status != NULL) {
                 TEST_CHECK_EQ(status->status_result->accounts_count,
-                              CONCURRENT_CLIENTS * CONCURRENT_ACCOUNTS);
+                              CONCURRENT_CLIENTS * CONCURRENT_ACCOUNTS + WELFARE_PLATFORM_ACCOUNTS);
                 TEST_CHECK_EQ(status->status_result->pending_count,
                               CONCURRENT_CLIENTS * CONCURRENT_BATCHES *
                                   (CONCURRENT_BATCH_EVENTS / CONCURRENT_PENDING_EVERY));

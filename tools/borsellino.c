@@ -1,9 +1,9 @@
 /*
  * borsellino.c — the `borsellino` command-line tool: dispatches to its
  * subcommands and prints the truth about them in --help. The client
- * commands (account, transfer, status, bench) talk to borsellinod over the
- * protocol through client.c; demo and bench-ledger open a data directory
- * in-process.
+ * commands (account, transfer, status, bench, welfare) talk to borsellinod
+ * over the protocol through client.c; demo and bench-ledger open a data
+ * directory in-process.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -25,6 +25,10 @@ static const char usage[] =
     "  status        the server's version, journal, accounts, storage and limits\n"
     "  bench         load generator over the protocol: transfers/s, batch latency\n"
     "                percentiles, then checks the server's balances\n"
+    "  welfare       the welfare layer: rules (categories, fringe caps), funders,\n"
+    "                providers, employees, plans; fund, grant, purchase, hold and\n"
+    "                capture, void, refund, reimburse, sweep, offboard, payout;\n"
+    "                wallets and statements (borsellino welfare --help)\n"
     "\n"
     "Commands working on a data directory in-process (no server):\n"
     "  demo          run an in-process tour of the ledger engine: accounts, a\n"
@@ -32,6 +36,8 @@ static const char usage[] =
     "                a refused overdraft; prints balances and verifies the books\n"
     "  bench-ledger  measure the engine in-process (transfers/s) against the\n"
     "                storage-only limit of this machine\n"
+    "  bench-welfare measure the welfare layer in-process: bulk grant, purchases/s\n"
+    "                (fee split, cap check), expiry sweep of every pot\n"
     "  audit verify  verify a data directory from scratch, read-only (safe while\n"
     "                a server runs): checksums, hash chain, balances; the first\n"
     "                step of the audit tooling\n"
@@ -85,12 +91,14 @@ int main(int argc, char **argv) {
     }
     if (strcmp(argv[1], "demo") == 0) return cli_demo(argc - 1, argv + 1);
     if (strcmp(argv[1], "bench-ledger") == 0) return cli_bench_ledger(argc - 1, argv + 1);
+    if (strcmp(argv[1], "bench-welfare") == 0) return cli_bench_welfare(argc - 1, argv + 1);
     if (strcmp(argv[1], "account") == 0) return cli_account(argc - 1, argv + 1);
     if (strcmp(argv[1], "transfer") == 0) return cli_transfer(argc - 1, argv + 1);
     if (strcmp(argv[1], "status") == 0) return cli_status(argc - 1, argv + 1);
     if (strcmp(argv[1], "bench") == 0) return cli_bench(argc - 1, argv + 1);
     if (strcmp(argv[1], "audit") == 0) return cli_audit(argc - 1, argv + 1);
     if (strcmp(argv[1], "backup") == 0) return cli_backup(argc - 1, argv + 1);
+    if (strcmp(argv[1], "welfare") == 0) return cli_welfare(argc - 1, argv + 1);
     fprintf(stderr, "borsellino: unknown command %s\n\n%s", argv[1], usage);
     return CLI_EXIT_USAGE;
 }

@@ -43,6 +43,8 @@ enum { CLI_U128_TEXT_SIZE = 40 };
 enum { CLI_TIMESTAMP_TEXT_SIZE = 48 };
 /* Room for every flag name of one account or transfer, comma-separated. */
 enum { CLI_FLAGS_TEXT_SIZE = 256 };
+/* Room for 2^64-1 cents as euros ("184467440737095516.15") and NUL. */
+enum { CLI_EUROS_TEXT_SIZE = 24 };
 
 /* The default data directory: relative to the working directory. */
 #define CLI_DATA_PATH_DEFAULT "borsellino-data"
@@ -84,6 +86,34 @@ bool cli_parse_timestamp(const char *text, uint64_t *nanoseconds_out);
 /* Writes a timestamp as UTC "YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ"; 0 as "-". */
 void cli_format_timestamp(uint64_t nanoseconds, char text[CLI_TIMESTAMP_TEXT_SIZE]);
 
+/* Parses a time as cli_parse_timestamp does, or relative to `now_ns`:
+ * "now", or "+N" and a unit s, m, h or d ("+30d", "+10s"). False when
+ * malformed or beyond 2^64-1 ns. */
+bool cli_parse_time(const char *text, uint64_t now_ns, uint64_t *nanoseconds_out);
+
+/* The wall clock (CLOCK_REALTIME) in ns since the Unix epoch. */
+uint64_t cli_now_ns(void);
+
+/* Parses a calendar date "YYYY-MM-DD" (a real one: no 2025-02-30) into the
+ * number YYYYMMDD. */
+bool cli_parse_date(const char *text, uint32_t *yyyymmdd_out);
+
+/* Parses an amount of euros into cents, exactly (no floating point):
+ * digits, then optionally '.' and one or two decimals ("258.23", "1000",
+ * "0.5"). False when malformed, negative, with more decimals, or above
+ * 2^64-1 cents. */
+bool cli_parse_euros(const char *text, uint64_t *cents_out);
+
+/* Writes cents as euros with two decimals: 25823 -> "258.23". */
+void cli_format_euros(uint64_t cents, char text[CLI_EUROS_TEXT_SIZE]);
+
+/* Parses an id that may also be a name: decimal or 0x-hex as
+ * cli_parse_u128 (text starting with 0x must be hex), or any other
+ * non-empty text, which maps to the first 16 bytes of its SHA-256 read
+ * big-endian (hi = bytes 0..7), so "alice" names the same id everywhere.
+ * False for "", bad hex after 0x, or a decimal above 2^128-1. */
+bool cli_parse_named_id(const char *text, ledger_u128_t *value_out);
+
 /* Parses comma-separated account/transfer flag names (the snake_case names
  * of ledger.h's flags without their prefix, e.g. "pending,linked").
  * False when a name is unknown (the caller then lists the valid ones:
@@ -121,11 +151,16 @@ const char *cli_result_message(uint32_t result);
  * exists (an identical event is already there: a safe retry). */
 bool cli_result_succeeded(uint32_t result);
 
+/* The same for welfare results (WelfareResult): a sentence, and whether it
+ * counts as success (ok, or exists: the identical operation was done). */
+const char *cli_welfare_result_message(uint32_t result);
+bool cli_welfare_result_succeeded(uint32_t result);
+
 /* ---- the client commands' plumbing (cli_net.c) ---- */
 
 /* Options every client command takes. */
 typedef struct cli_net_options {
-    const char *address; /* --addr, default CLIENT_ADDRESS_DEFAULT */
+    const char *address; /* --addr (or --address), default CLIENT_ADDRESS_DEFAULT */
     bool json;           /* --json */
     uint32_t timeout_ms; /* --timeout-ms, default CLIENT_TIMEOUT_MS_DEFAULT */
 } cli_net_options_t;
@@ -180,6 +215,7 @@ int cli_parse_lookup_ids(int argc, char **argv, const char *command, int (*help)
 /* ---- subcommands ---- */
 
 int cli_demo(int argc, char **argv);
+int cli_bench_welfare(int argc, char **argv);
 int cli_bench_ledger(int argc, char **argv);
 int cli_account(int argc, char **argv);
 int cli_transfer(int argc, char **argv);
@@ -187,5 +223,6 @@ int cli_status(int argc, char **argv);
 int cli_bench(int argc, char **argv);
 int cli_audit(int argc, char **argv);
 int cli_backup(int argc, char **argv);
+int cli_welfare(int argc, char **argv);
 
 #endif

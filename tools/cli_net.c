@@ -15,7 +15,8 @@
 enum { CLI_FAIL_MESSAGE_SIZE = 1024 };
 
 const char cli_net_options_help[] =
-    "  --addr HOST:PORT  the server (default " CLIENT_ADDRESS_DEFAULT ")\n"
+    "  --addr HOST:PORT  the server (default " CLIENT_ADDRESS_DEFAULT "; --address\n"
+    "                    is the same option)\n"
     "  --json            print JSON for scripts instead of a table\n"
     "  --timeout-ms N    give up when the server does not answer within N ms\n"
     "                    (default 10000; 0 = wait forever)\n";
@@ -34,12 +35,13 @@ int cli_net_option(int argc, char **argv, int *index, const char *command,
         options->json = true;
         return 1;
     }
-    if (strcmp(option, "--addr") != 0 && strcmp(option, "--timeout-ms") != 0) return 0;
+    bool address = strcmp(option, "--addr") == 0 || strcmp(option, "--address") == 0;
+    if (!address && strcmp(option, "--timeout-ms") != 0) return 0;
     if (value == NULL) {
         cli_usage_error(command, "%s needs a value", option);
         return -1;
     }
-    if (strcmp(option, "--addr") == 0) {
+    if (address) {
         options->address = value;
     } else {
         uint64_t timeout_ms = 0;

@@ -1,11 +1,14 @@
 /*
  * cli_values.c — the text forms of the ledger's values on the command line:
- * 128-bit ids, timestamps, flag names, JSON strings. Pure functions.
+ * 128-bit ids (also named ones: "alice"), timestamps (also relative ones:
+ * "now", "+30d"), dates, amounts in euros, flag names, JSON strings. Pure
+ * functions, except cli_now_ns (the clock).
  *
  * Invariants: every formatter's output is accepted back by the matching
  * parser and yields the same value (ids in both decimal and hex, timestamps
- * to the nanosecond); parsers reject rather than truncate (an id above
- * 2^128-1, a u64 above its bound, trailing characters).
+ * to the nanosecond, euros to the cent); parsers reject rather than
+ * truncate or round (an id above 2^128-1, a u64 above its bound, a third
+ * decimal of euros, trailing characters).
  */
 #include <ctype.h>
 #include <errno.h>
@@ -13,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <openssl/evp.h>
 
 #include "cli.h"
 
@@ -161,6 +166,111 @@ void cli_format_timestamp(uint64_t nanoseconds, char text[CLI_TIMESTAMP_TEXT_SIZ
              fields.tm_year + 1900, fields.tm_mon + 1, fields.tm_mday, fields.tm_hour,
              fields.tm_min, fields.tm_sec,
              (unsigned long long)(nanoseconds % CLI_NANOSECONDS_PER_SECOND));
+}
+
+/* ---- relative times and dates ---- */
+
+uint64_t cli_now_ns(void) {
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    return (uint64_t)now.tv_sec * CLI_NANOSECONDS_PER_SECOND + (uint64_t)now.tv_nsec;
+}
+
+bool cli_parse_time(const char *text, uint64_t now_ns, uint64_t *nanoseconds_out) {
+    if (text == NULL) return false;
+    if (strcmp(text, "now") == 0) {
+        *nanoseconds_out = now_ns;
+        return true;
+    }
+    if (text[0] != '+') return cli_parse_timestamp(text, nanoseconds_out);
+    size_t digits = strspn(text + 1, "0123456789");
+    const char *unit = text + 1 + digits;
+    uint64_t seconds_per_unit = 0;
+    if (strcmp(unit, "s") == 0) seconds_per_unit = 1;
+    else if (strcmp(unit, "m") == 0) seconds_per_unit = 60;
+    else if (strcmp(unit, "h") == 0) seconds_per_unit = 3600;
+    else if (strcmp(unit, "d") == 0) seconds_per_unit = 86400;
+    if (digits == 0 || digits > 19 || seconds_per_unit == 0) return false;
+    uint64_t count = 0;
+    for (size_t i = 0; i < digits; i++) {
+        unsigned digit = (unsigned)(text[1 + i] - '0');
+        if (count > (UINT64_MAX - digit) / 10) return false;
+        count = count * 10 + digit;
+    }
+    uint64_t unit_ns = seconds_per_unit * CLI_NANOSECONDS_PER_SECOND;
+    if (count > (UINT64_MAX - now_ns) / unit_ns) return false;
+    *nanoseconds_out = now_ns + count * unit_ns;
+    return true;
+}
+
+bool cli_parse_date(const char *text, uint32_t *yyyymmdd_out) {
+    static const int days_in_month[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (text == NULL || strlen(text) != 10 || text[4] != '-' || text[7] != '-') return false;
+    for (int i = 0; i < 10; i++) {
+        if (i != 4 && i != 7 && !isdigit((unsigned char)text[i])) return false;
+    }
+    int year = atoi(text), month = atoi(text + 5), day = atoi(text + 8);
+    bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    if (year < 1 || month < 1 || month > 12 || day < 1) return false;
+    if (day > days_in_month[month - 1] || (month == 2 && day == 29 && !leap)) return false;
+    *yyyymmdd_out = (uint32_t)year * 10000u + (uint32_t)month * 100u + (uint32_t)day;
+    return true;
+}
+
+/* ---- euros ---- */
+
+enum { CLI_CENTS_PER_EURO = 100 };
+
+bool cli_parse_euros(const char *text, uint64_t *cents_out) {
+    if (text == NULL) return false;
+    size_t whole_digits = strspn(text, "0123456789");
+    const char *rest = text + whole_digits;
+    size_t decimals = 0;
+    if (*rest == '.') {
+        decimals = strspn(rest + 1, "0123456789");
+        if (decimals == 0 || decimals > 2 || rest[1 + decimals] != '\0') return false;
+    } else if (*rest != '\0') {
+        return false;
+    }
+    if (whole_digits == 0) return false;
+    uint64_t euros = 0;
+    for (size_t i = 0; i < whole_digits; i++) {
+        unsigned digit = (unsigned)(text[i] - '0');
+        if (euros > (UINT64_MAX - digit) / 10) return false;
+        euros = euros * 10 + digit;
+    }
+    uint64_t cents = 0;
+    for (size_t i = 0; i < 2; i++) {
+        cents = cents * 10 + (i < decimals ? (uint64_t)(rest[1 + i] - '0') : 0);
+    }
+    if (euros > (UINT64_MAX - cents) / CLI_CENTS_PER_EURO) return false;
+    *cents_out = euros * CLI_CENTS_PER_EURO + cents;
+    return true;
+}
+
+void cli_format_euros(uint64_t cents, char text[CLI_EUROS_TEXT_SIZE]) {
+    snprintf(text, CLI_EUROS_TEXT_SIZE, "%llu.%02llu",
+             (unsigned long long)(cents / CLI_CENTS_PER_EURO),
+             (unsigned long long)(cents % CLI_CENTS_PER_EURO));
+}
+
+/* ---- ids that may be names ---- */
+
+bool cli_parse_named_id(const char *text, ledger_u128_t *value_out) {
+    if (text == NULL || text[0] == '\0') return false;
+    bool hex = text[0] == '0' && (text[1] == 'x' || text[1] == 'X');
+    if (hex || strspn(text, "0123456789") == strlen(text)) return cli_parse_u128(text, value_out);
+    uint8_t digest[EVP_MAX_MD_SIZE];
+    unsigned int digest_size = 0;
+    if (EVP_Digest(text, strlen(text), digest, &digest_size, EVP_sha256(), NULL) != 1) return false;
+    uint64_t hi = 0, lo = 0;
+    for (int i = 0; i < 8; i++) {
+        hi = (hi << 8) | digest[i];
+        lo = (lo << 8) | digest[8 + i];
+    }
+    value_out->hi = hi;
+    value_out->lo = lo;
+    return true;
 }
 
 /* ---- flags ---- */
