@@ -56,17 +56,18 @@ enum {
 /* ------------------------------------------------------------------------ */
 /* Classification                                                           */
 
-/* Request fields 30..58 are the welfare operations, writes first (30..46)
- * then reads (47..58); a new welfare op takes the next number and moves
- * the bound here. */
+/* Request fields 30..59 are the welfare operations: writes 30..46, reads
+ * 47..58, then the batch of purchases (59, a write) added after them; a new
+ * welfare op takes the next number and is classified here. */
 bool dispatch_welfare_handles(Borsellino__V1__Request__OpCase op) {
     return op >= BORSELLINO__V1__REQUEST__OP_WELFARE_SET_CATEGORY &&
-           op <= BORSELLINO__V1__REQUEST__OP_WELFARE_PLATFORM;
+           op <= BORSELLINO__V1__REQUEST__OP_WELFARE_PURCHASES;
 }
 
 bool dispatch_welfare_is_write(Borsellino__V1__Request__OpCase op) {
-    return op >= BORSELLINO__V1__REQUEST__OP_WELFARE_SET_CATEGORY &&
-           op <= BORSELLINO__V1__REQUEST__OP_WELFARE_PAYOUT;
+    return (op >= BORSELLINO__V1__REQUEST__OP_WELFARE_SET_CATEGORY &&
+            op <= BORSELLINO__V1__REQUEST__OP_WELFARE_PAYOUT) ||
+           op == BORSELLINO__V1__REQUEST__OP_WELFARE_PURCHASES;
 }
 
 /* Most employee rows of one funder statement page whose response stays
@@ -278,8 +279,9 @@ static int welfare_fund_op(dispatch_context_t *context, server_request_t *reques
 }
 
 /* The per-entry results of a grant, with the detail of an INVALID_FIELD. */
-static void grant_encode(dispatch_context_t *context, server_request_t *request,
-                         const uint32_t *results, uint32_t count) {
+/* Per-entry results of a grant (purchases false) or a batch of purchases. */
+static void results_encode(dispatch_context_t *context, server_request_t *request,
+                           const uint32_t *results, uint32_t count, bool purchases) {
     Borsellino__V1__WelfareResult *items = calloc(count, sizeof(*items));
     if (items == NULL) {
         encode_oom(request);
@@ -290,14 +292,24 @@ static void grant_encode(dispatch_context_t *context, server_request_t *request,
         items[i] = (Borsellino__V1__WelfareResult)results[i];
         invalid = invalid || results[i] == WELFARE_RESULT_INVALID_FIELD;
     }
-    Borsellino__V1__WelfareGrantResponse answer = BORSELLINO__V1__WELFARE_GRANT_RESPONSE__INIT;
-    answer.n_results = count;
-    answer.results = items;
-    answer.message = result_message(context->ledger, invalid ? WELFARE_RESULT_INVALID_FIELD
-                                                             : WELFARE_RESULT_OK);
+    char *message = result_message(context->ledger, invalid ? WELFARE_RESULT_INVALID_FIELD
+                                                            : WELFARE_RESULT_OK);
+    Borsellino__V1__WelfareGrantResponse grant = BORSELLINO__V1__WELFARE_GRANT_RESPONSE__INIT;
+    Borsellino__V1__WelfarePurchasesResponse batch = BORSELLINO__V1__WELFARE_PURCHASES_RESPONSE__INIT;
     Borsellino__V1__Response response = BORSELLINO__V1__RESPONSE__INIT;
-    response.result_case = BORSELLINO__V1__RESPONSE__RESULT_WELFARE_GRANT;
-    response.welfare_grant = &answer;
+    if (purchases) {
+        batch.n_results = count;
+        batch.results = items;
+        batch.message = message;
+        response.result_case = BORSELLINO__V1__RESPONSE__RESULT_WELFARE_PURCHASES;
+        response.welfare_purchases = &batch;
+    } else {
+        grant.n_results = count;
+        grant.results = items;
+        grant.message = message;
+        response.result_case = BORSELLINO__V1__RESPONSE__RESULT_WELFARE_GRANT;
+        response.welfare_grant = &grant;
+    }
     dispatch_response_encode(request, &response);
     free(items);
 }
@@ -326,14 +338,13 @@ static int welfare_grant_op(dispatch_context_t *context, server_request_t *reque
         error = welfare_grant(context->ledger, convert_u128_from_proto(op->id),
                               convert_u128_from_proto(op->plan_id), entries, count, results);
     }
-    if (!error) grant_encode(context, request, results, count);
+    if (!error) results_encode(context, request, results, count, false);
     free(entries);
     free(results);
     return error ? call_error(context, request, error) : 0;
 }
 
-static int welfare_purchase_op(dispatch_context_t *context, server_request_t *request) {
-    const Borsellino__V1__WelfarePurchaseRequest *op = request->request->welfare_purchase;
+static welfare_purchase_t purchase_from_proto(const Borsellino__V1__WelfarePurchaseRequest *op) {
     welfare_purchase_t purchase = {
         .id = convert_u128_from_proto(op->id),
         .employee_id = convert_u128_from_proto(op->employee_id),
@@ -343,6 +354,11 @@ static int welfare_purchase_op(dispatch_context_t *context, server_request_t *re
         .amount = op->amount,
         .reference = convert_u128_from_proto(op->reference),
     };
+    return purchase;
+}
+
+static int welfare_purchase_op(dispatch_context_t *context, server_request_t *request) {
+    welfare_purchase_t purchase = purchase_from_proto(request->request->welfare_purchase);
     uint32_t result = 0;
     int error = welfare_purchase(context->ledger, &purchase, &result);
     if (error) return call_error(context, request, error);
@@ -350,6 +366,32 @@ static int welfare_purchase_op(dispatch_context_t *context, server_request_t *re
                   BORSELLINO__V1__WELFARE_PURCHASE_RESPONSE__INIT, welfare_purchase,
                   WELFARE_PURCHASE, result);
     return 0;
+}
+
+/* A batch of purchases: one welfare_purchase per entry, in order, in the
+ * open group; a storage error fails the group as for one purchase. */
+static int welfare_purchases_op(dispatch_context_t *context, server_request_t *request) {
+    const Borsellino__V1__WelfarePurchasesRequest *op = request->request->welfare_purchases;
+    if (op->n_purchases == 0) {
+        return answer_status(request, BORSELLINO__V1__STATUS__STATUS_BATCH_EMPTY,
+                             "the batch has no purchases");
+    }
+    if (op->n_purchases > context->config->batch_events_max) {
+        char message[128];
+        snprintf(message, sizeof(message), "the batch has %zu purchases; the limit is %u",
+                 op->n_purchases, context->config->batch_events_max);
+        return answer_status(request, BORSELLINO__V1__STATUS__STATUS_BATCH_TOO_LARGE, message);
+    }
+    uint32_t count = (uint32_t)op->n_purchases;
+    uint32_t *results = calloc(count, sizeof(*results));
+    int error = results != NULL ? 0 : LEDGER_ERR_NO_MEMORY;
+    for (uint32_t i = 0; i < count && !error; i++) {
+        welfare_purchase_t purchase = purchase_from_proto(op->purchases[i]);
+        error = welfare_purchase(context->ledger, &purchase, &results[i]);
+    }
+    if (!error) results_encode(context, request, results, count, true);
+    free(results);
+    return error ? call_error(context, request, error) : 0;
 }
 
 static int welfare_capture_op(dispatch_context_t *context, server_request_t *request) {
@@ -871,6 +913,8 @@ int dispatch_welfare_request(dispatch_context_t *context, server_request_t *requ
         return welfare_grant_op(context, request);
     case BORSELLINO__V1__REQUEST__OP_WELFARE_PURCHASE:
         return welfare_purchase_op(context, request);
+    case BORSELLINO__V1__REQUEST__OP_WELFARE_PURCHASES:
+        return welfare_purchases_op(context, request);
     case BORSELLINO__V1__REQUEST__OP_WELFARE_CAPTURE:
         return welfare_capture_op(context, request);
     case BORSELLINO__V1__REQUEST__OP_WELFARE_VOID:

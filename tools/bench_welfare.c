@@ -79,7 +79,9 @@ static int bench_usage(void) {
            "purchases; no sweep, which needs the plan to end):\n"
            "  --addr HOST:PORT the server (e.g. tools/dev bench-welfare-net starts one)\n"
            "  --connections N  connections, one thread each (default 4)\n"
-           "  --in-flight N    requests in flight per connection (default 64)\n");
+           "  --in-flight N    requests in flight per connection (default 64)\n"
+           "  --batch N        purchases per request (default 1000; 1 sends single\n"
+           "                   WelfarePurchase requests, more a WelfarePurchases batch)\n");
     return CLI_EXIT_OK;
 }
 
@@ -106,6 +108,9 @@ static int bench_parse(int argc, char **argv, welfare_bench_t *bench) {
             bench->options.connections = (uint32_t)number;
         } else if (strcmp(option, "--in-flight") == 0 && is_number && number > 0 && number <= 4096) {
             bench->options.in_flight = (uint32_t)number;
+        } else if (strcmp(option, "--batch") == 0 && is_number && number > 0 &&
+                   number <= LEDGER_BATCH_EVENTS_MAX) {
+            bench->options.batch = (uint32_t)number;
         } else if (strcmp(option, "--employees") == 0 && is_number && number > 0) {
             bench->options.employees = number;
         } else if (strcmp(option, "--purchases") == 0 && is_number && number > 0) {
@@ -254,7 +259,7 @@ static int bench_check(welfare_bench_t *bench) {
 }
 
 int cli_bench_welfare(int argc, char **argv) {
-    welfare_bench_t bench = {{".", NULL, 100000, 1000000, 8000, 4, 64, false}, 0, NULL};
+    welfare_bench_t bench = {{".", NULL, 100000, 1000000, 8000, 4, 64, 1000, false}, 0, NULL};
     int parsed = bench_parse(argc, argv, &bench);
     if (parsed < 0) return bench_usage();
     if (parsed) return parsed;

@@ -17,6 +17,7 @@ typedef struct welfare_bench_options {
     uint32_t group;        /* in-process: purchases per commit */
     uint32_t connections;  /* protocol: connections (one thread each) */
     uint32_t in_flight;    /* protocol: requests in flight per connection */
+    uint32_t batch;        /* protocol: purchases per request (1: WelfarePurchase) */
     bool keep;
 } welfare_bench_options_t;
 

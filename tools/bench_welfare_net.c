@@ -66,6 +66,14 @@ static int pipeline_receive_one(pipeline_t *pipeline) {
         result = response->welfare_purchase->result;
     } else if (response->result_case == BORSELLINO__V1__RESPONSE__RESULT_WELFARE_CREATE_EMPLOYEE) {
         result = response->welfare_create_employee->result;
+    } else if (response->result_case == BORSELLINO__V1__RESPONSE__RESULT_WELFARE_PURCHASES) {
+        for (size_t i = 0; i < response->welfare_purchases->n_results; i++) {
+            uint32_t one = (uint32_t)response->welfare_purchases->results[i];
+            if (one != WELFARE_RESULT_OK && one != WELFARE_RESULT_EXISTS) {
+                pipeline->refused++;
+                pipeline->last_result = one;
+            }
+        }
     }
     if (result != WELFARE_RESULT_OK && result != WELFARE_RESULT_EXISTS) {
         pipeline->refused++;
@@ -285,29 +293,48 @@ static void *purchase_worker_run(void *argument) {
     if (worker->error) return NULL;
     pipeline_t pipeline = {client, options->in_flight, 0, 0};
     uint64_t state = 0x9E3779B97F4A7C15ull ^ (worker->index * 0xD1B54A32D192ED03ull);
-    Borsellino__V1__U128 id_value, employee_value, provider_value;
-    borsellino__v1__u128__init(&id_value);
-    borsellino__v1__u128__init(&employee_value);
-    borsellino__v1__u128__init(&provider_value);
-    for (uint64_t n = 0; n < worker->count && !worker->error; n++) {
-        state ^= state >> 12;
-        state ^= state << 25;
-        state ^= state >> 27;
-        uint64_t random = state * 2685821657736338717ull;
-        Borsellino__V1__WelfarePurchaseRequest purchase = BORSELLINO__V1__WELFARE_PURCHASE_REQUEST__INIT;
-        convert_u128_to_proto(net_id(worker->bench, 7, worker->first + n + 1), &id_value);
-        convert_u128_to_proto(net_id(worker->bench, 5, 1 + random % options->employees), &employee_value);
-        convert_u128_to_proto(net_id(worker->bench, 2, 1 + (random >> 32) % NET_PROVIDERS), &provider_value);
-        purchase.id = &id_value;
-        purchase.employee_id = &employee_value;
-        purchase.provider_id = &provider_value;
-        purchase.category = (random >> 40) % 5 == 0 ? 9 : 7;
-        purchase.amount = 1 + (random >> 48) % 100;
+    uint32_t batch = options->batch;
+    Borsellino__V1__WelfarePurchaseRequest *purchases = calloc(batch, sizeof(*purchases));
+    Borsellino__V1__WelfarePurchaseRequest **pointers = calloc(batch, sizeof(*pointers));
+    Borsellino__V1__U128 *ids = calloc(3 * (size_t)batch, sizeof(*ids));
+    if (purchases == NULL || pointers == NULL || ids == NULL) worker->error = CLIENT_ERR_NO_MEMORY;
+    for (uint64_t n = 0; n < worker->count && !worker->error;) {
+        uint32_t count = 0;
+        for (; count < batch && n < worker->count; count++, n++) {
+            state ^= state >> 12;
+            state ^= state << 25;
+            state ^= state >> 27;
+            uint64_t random = state * 2685821657736338717ull;
+            Borsellino__V1__WelfarePurchaseRequest *purchase = &purchases[count];
+            Borsellino__V1__U128 *id = &ids[3 * count];
+            borsellino__v1__welfare_purchase_request__init(purchase);
+            for (int k = 0; k < 3; k++) borsellino__v1__u128__init(&id[k]);
+            convert_u128_to_proto(net_id(worker->bench, 7, worker->first + n + 1), &id[0]);
+            convert_u128_to_proto(net_id(worker->bench, 5, 1 + random % options->employees), &id[1]);
+            convert_u128_to_proto(net_id(worker->bench, 2, 1 + (random >> 32) % NET_PROVIDERS), &id[2]);
+            purchase->id = &id[0];
+            purchase->employee_id = &id[1];
+            purchase->provider_id = &id[2];
+            purchase->category = (random >> 40) % 5 == 0 ? 9 : 7;
+            purchase->amount = 1 + (random >> 48) % 100;
+            pointers[count] = purchase;
+        }
         Borsellino__V1__Request request = BORSELLINO__V1__REQUEST__INIT;
-        request.op_case = BORSELLINO__V1__REQUEST__OP_WELFARE_PURCHASE;
-        request.welfare_purchase = &purchase;
+        Borsellino__V1__WelfarePurchasesRequest many = BORSELLINO__V1__WELFARE_PURCHASES_REQUEST__INIT;
+        if (batch == 1) {
+            request.op_case = BORSELLINO__V1__REQUEST__OP_WELFARE_PURCHASE;
+            request.welfare_purchase = &purchases[0];
+        } else {
+            many.n_purchases = count;
+            many.purchases = pointers;
+            request.op_case = BORSELLINO__V1__REQUEST__OP_WELFARE_PURCHASES;
+            request.welfare_purchases = &many;
+        }
         worker->error = pipeline_send(&pipeline, &request);
     }
+    free(purchases);
+    free(pointers);
+    free(ids);
     if (!worker->error) worker->error = pipeline_drain(&pipeline);
     worker->refused = pipeline.refused;
     client_close(client);
@@ -342,9 +369,9 @@ static int net_purchases(net_bench_t *bench) {
         return 1;
     }
     printf("purchases over the protocol: %" PRIu64 " in %.2f s = %.0f purchases/s durable "
-           "(%u connections, %u in flight each, one purchase per request; %" PRIu64 " refused)\n",
-           options->purchases, seconds, (double)options->purchases / seconds, connections,
-           options->in_flight, refused);
+           "(%u connections, %u requests in flight each, %u purchases per request; %" PRIu64
+           " refused)\n", options->purchases, seconds, (double)options->purchases / seconds,
+           connections, options->in_flight, options->batch, refused);
     return refused == 0 ? 0 : 1;
 }
 
