@@ -119,20 +119,26 @@ void welfare_cache_put(welfare_cache_t *cache, const uint8_t *key, size_t key_si
     }
     uint64_t slot = slot_find(cache, key, key_size);
     welfare_cache_entry_t *entry = cache->slots[slot].entry;
-    if (entry == NULL || entry->value_size != value_size) {
-        welfare_cache_entry_t *fresh = memory_alloc(sizeof(*fresh) + value_size);
-        if (entry != NULL) slot_remove(cache, slot);
-        if (fresh == NULL) return;
-        memcpy(fresh->key, key, key_size);
-        fresh->key_size = (uint32_t)key_size;
-        slot = slot_find(cache, key, key_size);
-        slot_set(cache, slot, fresh);
-        cache->count++;
-        cache->bytes += sizeof(*fresh) + value_size;
-        entry = fresh;
+    if (entry == NULL) {
+        entry = memory_alloc(sizeof(*entry) + value_size);
+        if (entry == NULL) return;
+        memcpy(entry->key, key, key_size);
         entry->key_size = (uint32_t)key_size;
         entry->value_size = (uint32_t)value_size;
-        memcpy(entry->key, key, key_size);
+        slot_set(cache, slot, entry);
+        cache->count++;
+        cache->bytes += sizeof(*entry) + value_size;
+    } else if (entry->value_size != value_size) {
+        /* Same key, new size: resized in place (the slot and hash stay). */
+        welfare_cache_entry_t *resized = memory_realloc(entry, sizeof(*entry) + value_size);
+        if (resized == NULL) {
+            slot_remove(cache, slot);
+            return;
+        }
+        cache->bytes = cache->bytes - resized->value_size + value_size;
+        resized->value_size = (uint32_t)value_size;
+        cache->slots[slot].entry = resized;
+        entry = resized;
     }
     entry->generation = cache->generation;
     if (value_size > 0) memcpy(entry->value, value, value_size);
