@@ -1112,6 +1112,39 @@ static void test_client_errors(void) {
 }
 
 /* ------------------------------------------------------------------------ */
+/* demo                                                                     */
+
+/* borsellino demo seeds the demo platform (idempotently), and a server on
+ * that directory serves it: wallets and statements through the CLI. */
+static void test_demo(void) {
+    server_t server;
+    memset(&server, 0, sizeof server);
+    fixture_tmp_dir_make("cli-demo", server.directory, sizeof server.directory);
+    snprintf(server.data, sizeof server.data, "%s/data", server.directory);
+    snprintf(server.log, sizeof server.log, "%s/server.log", server.directory);
+    snprintf(run_directory, sizeof run_directory, "%s", server.directory);
+    run_t *run = TOOL(NULL, "demo", "--data", server.data);
+    CHECK_EXIT(run, 0);
+    CHECK_CONTAINS(run->out, "43 operations applied, 0 already there");
+    CHECK_CONTAINS(run->out, "refused as expected: latteria-emp-03 order-0004 (fringe_cap_exceeded)");
+    CHECK_CONTAINS(run->out, "latteria-emp-01    granted   1500.00  balance    950.00");
+    CHECK_CONTAINS(run->out, "latteria-padana: funded 20000.00, granted 6000.00, spent 1030.00, refunded 120.00");
+    CHECK_CONTAINS(run->out, "verified:");
+    run = TOOL(NULL, "demo", "--data", server.data);
+    CHECK_EXIT(run, 0);
+    CHECK_CONTAINS(run->out, "0 operations applied, 43 already there");
+    server_start(&server);
+    run = TOOL(&server, "welfare", "wallet", "--employee", "latteria-emp-01", "--json");
+    CHECK_EXIT(run, 0);
+    CHECK_JSON(run->out);
+    CHECK_CONTAINS(run->out, "\"balance\":95000"); /* JSON amounts are cents */
+    run = TOOL(&server, "welfare", "statement", "provider", "--provider", "coop-il-torrazzo");
+    CHECK_EXIT(run, 0);
+    CHECK_CONTAINS(run->out, "1180.00");
+    server_finish(&server);
+}
+
+/* ------------------------------------------------------------------------ */
 /* bench                                                                    */
 
 static void test_bench(void) {
@@ -1162,6 +1195,7 @@ int main(int argc, char **argv) {
         {"client_concurrent", test_client_concurrent},
         {"client_errors", test_client_errors},
         {"bench", test_bench},
+        {"demo", test_demo},
     };
     signal(SIGPIPE, SIG_IGN);
     atexit(server_kill_at_exit);
