@@ -86,8 +86,10 @@ enum {
     WELFARE_GRANT_EMPLOYEES_MAX = 16384,
     /* Employee rows in one funder statement page. */
     WELFARE_STATEMENT_EMPLOYEES_MAX = 8192,
-    /* Movements in one wallet-movements page. */
+    /* Movements in one wallet-movements page (at least 2: see
+     * welfare_movements). */
     WELFARE_MOVEMENTS_MAX = 1024,
+    WELFARE_MOVEMENTS_MIN = 2,
     /* Rows of the fringe-cap table (fiscal years, plus the default row). */
     WELFARE_FRINGE_CAP_ROWS_MAX = 128,
     /* A platform fee is at most 100% (10,000 basis points). */
@@ -116,7 +118,8 @@ enum welfare_account_kind {
 /*
  * Transfer codes of welfare postings. Every posting also carries:
  *   user_data_128  the id of the operation that made it;
- *   user_data_64   category (bits 0..7) | fiscal year (bits 16..31) |
+ *   user_data_64   category (bits 0..7) | its fiscal basis at the time of
+ *                  the operation (bits 8..15) | fiscal year (bits 16..31) |
  *                  provider number (bits 32..63), zero where not relevant;
  *   user_data_32   the funder number (0 for payouts and platform postings).
  */
@@ -180,10 +183,13 @@ enum welfare_result {
     WELFARE_RESULT_OK = 0,
     WELFARE_RESULT_EXISTS = 1,
     WELFARE_RESULT_EXISTS_WITH_DIFFERENT_FIELDS = 2,
-    /* A field is out of range: zero or reserved id, unknown enum value,
-     * empty window, fee above 100%, category outside 1..63, name too long,
-     * zero amount where one is required; ledger_last_error_message() (and
-     * the protocol's message) says which. */
+    /* A field of the request itself is out of range: its own id (or the id
+     * of the entity it creates) zero, 2^128-1 or in a reserved range, an
+     * unknown enum value, an empty window, a fee above 100%, a category
+     * outside 1..63, a bad name or date, a zero amount where one is
+     * required; ledger_last_error_message() (and the protocol's message)
+     * says which. A reference to another entity that does not exist, id 0
+     * included, gets that entity's *_NOT_FOUND result instead. */
     WELFARE_RESULT_INVALID_FIELD = 3,
     WELFARE_RESULT_FUNDER_NOT_FOUND = 4,
     WELFARE_RESULT_PROVIDER_NOT_FOUND = 5,
@@ -199,9 +205,11 @@ enum welfare_result {
     WELFARE_RESULT_INSUFFICIENT_FUNDS = 12,
     /* The plan's per-employee grant limit would be exceeded. */
     WELFARE_RESULT_GRANT_LIMIT_EXCEEDED = 13,
-    /* The plan has not started yet (grant or purchase before valid_from). */
+    /* The plan has not started yet (a purchase before valid_from). */
     WELFARE_RESULT_PLAN_NOT_STARTED = 14,
-    /* Spending from (or granting into) a pot whose plan has ended. */
+    /* Spending from (or granting into) a pot whose plan has ended. When
+     * the pots allowing the category have some ended and the others not
+     * started, this is the result. */
     WELFARE_RESULT_POT_EXPIRED = 15,
     WELFARE_RESULT_CATEGORY_NOT_ALLOWED_BY_PLAN = 16,
     WELFARE_RESULT_CATEGORY_NOT_SOLD_BY_PROVIDER = 17,
@@ -280,7 +288,8 @@ int welfare_set_fringe_cap(ledger_t *ledger, const welfare_fringe_cap_t *cap,
 
 /* The cap that applies to `class` in fiscal `year`: the year's row, else
  * the default row (any year is accepted; 0 when no row exists at all).
- * Returns 0, LEDGER_ERR_INVALID_ARGUMENT (NULL ledger or cap_out) or MDB_*. */
+ * Returns 0, LEDGER_ERR_INVALID_ARGUMENT (NULL ledger or cap_out, or an
+ * unknown cap class) or MDB_*. */
 int welfare_fringe_cap_for(ledger_t *ledger, uint32_t year, uint32_t cap_class,
                            uint64_t *cap_out);
 
@@ -411,11 +420,12 @@ typedef struct welfare_grant_entry {
  * the plan (created on first grant). Each entry is its own chain and gets
  * its own result in results_out[i]; an entry is identified by (grant_id,
  * employee_id), so resubmitting the whole grant is safe (EXISTS for the
- * entries already done). Results per entry: OK, EXISTS*, INVALID_FIELD,
- * PLAN_NOT_FOUND, EMPLOYEE_NOT_FOUND, EMPLOYEE_OF_ANOTHER_FUNDER,
- * PLAN_NOT_STARTED is not refused (credit may be granted ahead),
- * POT_EXPIRED (the plan has ended), POT_CLOSED, TOO_MANY_POTS,
- * GRANT_LIMIT_EXCEEDED, INSUFFICIENT_FUNDS, OVERFLOW.
+ * entries already done). Results per entry, checked in this order: OK;
+ * INVALID_FIELD (amount 0; every entry, when the grant id is invalid);
+ * EXISTS*; PLAN_NOT_FOUND; EMPLOYEE_NOT_FOUND; EMPLOYEE_OF_ANOTHER_FUNDER;
+ * POT_CLOSED (offboarded); POT_EXPIRED (the plan has ended; a plan that
+ * has not started yet may be granted ahead); TOO_MANY_POTS;
+ * OVERFLOW; GRANT_LIMIT_EXCEEDED; INSUFFICIENT_FUNDS.
  * Returns 0, LEDGER_ERR_INVALID_ARGUMENT (count out of range, NULLs) or a
  * core error (nothing applied).
  */
@@ -503,7 +513,7 @@ typedef struct welfare_reimbursement {
     ledger_u128_t id;
     ledger_u128_t employee_id;
     uint32_t category;
-    uint32_t receipt_date;     /* YYYYMMDD: decides the fiscal year */
+    uint32_t receipt_date;     /* YYYYMMDD, a calendar date not in the future: decides the fiscal year */
     uint64_t amount;           /* cents, > 0, <= receipt_amount */
     uint64_t receipt_amount;   /* the receipt's total, cents */
     uint8_t receipt_hash[32];  /* SHA-256 of the receipt document */
@@ -609,14 +619,17 @@ typedef struct welfare_movement {
 } welfare_movement_t;
 
 /* The employee's movements within [timestamp_min, timestamp_max] (0 = no
- * bound), oldest first, at most `capacity` (1..WELFARE_MOVEMENTS_MAX);
- * page with timestamp_min = last timestamp + 1. Returns 0,
- * LEDGER_ERR_INVALID_ARGUMENT, LEDGER_ERR_ACCOUNT_NOT_FOUND (no such
- * employee) or a core error. */
+ * bound), oldest first, at most `capacity` (2..WELFARE_MOVEMENTS_MAX).
+ * One posting between two pots of the employee (a carry-over) is two
+ * movements with the same timestamp; a page never splits the movements of
+ * one timestamp, so it may hold fewer than `capacity` while more follow:
+ * *more_out says so. Page with timestamp_min = last timestamp + 1.
+ * Returns 0, LEDGER_ERR_INVALID_ARGUMENT, LEDGER_ERR_ACCOUNT_NOT_FOUND (no
+ * such employee) or a core error. */
 int welfare_movements(ledger_t *ledger, ledger_u128_t employee_id,
                       uint64_t timestamp_min, uint64_t timestamp_max,
                       welfare_movement_t *movements_out, uint32_t capacity,
-                      uint32_t *count_out);
+                      uint32_t *count_out, bool *more_out);
 
 /* A funder's figures for a period (all cents). */
 typedef struct welfare_funder_statement {

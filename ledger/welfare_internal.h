@@ -143,6 +143,7 @@ typedef struct purchase_record {
     uint32_t fiscal_year;
     uint32_t state;    /* enum purchase_state */
     uint32_t fee_bps;  /* the provider's rate at the time of the purchase */
+    uint32_t basis;    /* the category's fiscal basis at the time of the purchase */
     uint64_t amount;   /* held (while held), else captured/spent */
     uint64_t refunded;
     uint64_t fee;
@@ -276,11 +277,13 @@ typedef struct posting {
 int welfare_post(ledger_t *ledger, const posting_t *posting, uint32_t *core_result_out,
                  ledger_u128_t *id_out);
 
-/* user_data_64 of a posting. */
-static inline uint64_t posting_user_data_64(uint32_t category, uint32_t year,
+/* user_data_64 of a posting: category (bits 0..7), its fiscal basis at the
+ * time of the operation (8..15, so that later catalog changes never
+ * re-classify the past), fiscal year (16..31), provider number (32..63). */
+static inline uint64_t posting_user_data_64(uint32_t category, uint32_t basis, uint32_t year,
                                             uint32_t provider_number) {
-    return (uint64_t)(category & 0xFF) | ((uint64_t)(year & 0xFFFF) << 16) |
-           ((uint64_t)provider_number << 32);
+    return (uint64_t)(category & 0xFF) | ((uint64_t)(basis & 0xFF) << 8) |
+           ((uint64_t)(year & 0xFFFF) << 16) | ((uint64_t)provider_number << 32);
 }
 
 /* Balance helpers on the in-memory core account. */

@@ -252,7 +252,7 @@ static int payout_body(ledger_t *ledger, void *context, uint32_t *result_out) {
             .credit = welfare_account_id(WELFARE_ACCOUNT_BANK, 1),
             .amount = amount,
             .operation_id = payout->id,
-            .user_data_64 = posting_user_data_64(0, 0, provider.number),
+            .user_data_64 = posting_user_data_64(0, 0, 0, provider.number),
         };
         uint32_t core = 0;
         error = welfare_post(ledger, &posting, &core, NULL);

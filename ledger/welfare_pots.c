@@ -89,7 +89,19 @@ uint32_t welfare_pots_select(const employee_pots_t *eligible, uint64_t amount,
     }
     bool too_many = false;
     if (split_wanted) {
-        uint64_t remaining = amount;
+        /* Splitting is considered only when the split pots together cover
+         * the amount; then it takes them in order, at most
+         * WELFARE_PURCHASE_POTS_MAX. */
+        uint64_t splittable = 0;
+        for (uint32_t i = 0; i < eligible->count; i++) {
+            const pot_candidate_t *pot = &eligible->pots[i];
+            if (pot->plan.flags & WELFARE_PLAN_SPLIT_ALLOWED) {
+                /* Kept <= amount, so the sum cannot overflow. */
+                uint64_t add = pot->available;
+                splittable = add > amount - splittable ? amount : splittable + add;
+            }
+        }
+        uint64_t remaining = splittable >= amount ? amount : 0;
         for (uint32_t i = 0; i < eligible->count && remaining > 0; i++) {
             const pot_candidate_t *pot = &eligible->pots[i];
             if (!(pot->plan.flags & WELFARE_PLAN_SPLIT_ALLOWED) || pot->available == 0) continue;
@@ -103,7 +115,7 @@ uint32_t welfare_pots_select(const employee_pots_t *eligible, uint64_t amount,
             split_out->count++;
             remaining -= take;
         }
-        if (remaining == 0) return WELFARE_RESULT_OK;
+        if (splittable >= amount && !too_many) return WELFARE_RESULT_OK;
         split_out->count = 0;
     }
     uint32_t alone = first_covering(eligible, amount);

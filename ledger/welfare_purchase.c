@@ -127,7 +127,7 @@ static int purchase_post_pots(ledger_t *ledger, const welfare_purchase_t *purcha
             .amount = plan->split.amount[i],
             .flags = hold ? LEDGER_TRANSFER_PENDING : 0,
             .operation_id = purchase->id,
-            .user_data_64 = posting_user_data_64(purchase->category, plan->year,
+            .user_data_64 = posting_user_data_64(purchase->category, plan->category.fiscal_basis, plan->year,
                                                  plan->provider.number),
             .funder_number = plan->funder_number,
         };
@@ -159,7 +159,7 @@ static int purchase_post_fee(ledger_t *ledger, ledger_u128_t operation_id,
         .credit = welfare_account_id(WELFARE_ACCOUNT_FEES, 1),
         .amount = fee,
         .operation_id = operation_id,
-        .user_data_64 = posting_user_data_64(record->category, record->fiscal_year,
+        .user_data_64 = posting_user_data_64(record->category, record->basis, record->fiscal_year,
                                              provider_number),
         .funder_number = funder_number,
     };
@@ -230,6 +230,7 @@ static int purchase_body(ledger_t *ledger, void *context, uint32_t *result_out) 
     record.fiscal_year = plan.year;
     record.fee_bps = plan.provider.fee_bps;
     record.amount = purchase->amount;
+    record.basis = plan.category.fiscal_basis;
     record.fringe = plan.category.fiscal_basis == WELFARE_BASIS_FRINGE;
     record.state = purchase->hold_timeout_s != 0 ? PURCHASE_HELD : PURCHASE_CAPTURED;
     if (record.state == PURCHASE_HELD) {
@@ -294,7 +295,7 @@ static int purchase_tags(ledger_t *ledger, const purchase_record_t *purchase,
     if (!found_provider || !found_employee) return LEDGER_ERR_CORRUPT;
     tags_out->provider_number = provider.number;
     tags_out->funder_number = welfare_funder_number(ledger, employee.funder_id);
-    tags_out->user_data_64 = posting_user_data_64(purchase->category, purchase->fiscal_year,
+    tags_out->user_data_64 = posting_user_data_64(purchase->category, purchase->basis, purchase->fiscal_year,
                                                   provider.number);
     return 0;
 }
@@ -378,7 +379,10 @@ static int hold_request_begin(ledger_t *ledger, const hold_request_t *request,
     if (error) return error;
     if (!found) {
         *result_out = WELFARE_RESULT_PURCHASE_NOT_FOUND;
-    } else if (purchase->state != PURCHASE_HELD) {
+    } else if (purchase->state != PURCHASE_HELD || purchase->hold_expires_at <= ledger->now) {
+        /* A hold past its timeout is expired even if the expiry pass has
+         * not reached it yet (it releases at most LEDGER_EXPIRE_BATCH_MAX
+         * per call), as the core refuses to post an expired pending. */
         *result_out = WELFARE_RESULT_HOLD_NOT_PENDING;
     }
     return 0;

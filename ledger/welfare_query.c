@@ -8,6 +8,7 @@
  * Reads of the welfare table happen in one read transaction that is ended
  * before core queries (history, balance_at) run, since those open their own.
  */
+#include <assert.h>
 #include <stdlib.h>
 
 #include "welfare_internal.h"
@@ -19,6 +20,7 @@ static bool is_welfare_transfer(const journal_record_t *record) {
 }
 
 static uint32_t posting_category(uint64_t user_data_64) { return (uint32_t)(user_data_64 & 0xFF); }
+static uint32_t posting_basis(uint64_t user_data_64) { return (uint32_t)((user_data_64 >> 8) & 0xFF); }
 static uint32_t posting_year(uint64_t user_data_64) { return (uint32_t)((user_data_64 >> 16) & 0xFFFF); }
 
 /* Is this posting money really spent (immediate purchase or capture), not
@@ -77,10 +79,12 @@ int welfare_wallet(ledger_t *ledger, ledger_u128_t employee_id, welfare_wallet_t
 
 /* ---- movements ---- */
 
+/* Oldest first; the two movements of one posting: out of a pot first. */
 static int movement_compare(const void *a, const void *b) {
     const welfare_movement_t *x = a;
     const welfare_movement_t *y = b;
-    return x->timestamp < y->timestamp ? -1 : x->timestamp > y->timestamp ? 1 : 0;
+    if (x->timestamp != y->timestamp) return x->timestamp < y->timestamp ? -1 : 1;
+    return (x->amount > y->amount) - (x->amount < y->amount);
 }
 
 static void movement_from(const ledger_history_entry_t *entry, ledger_u128_t pot_account,
@@ -117,12 +121,30 @@ static int pot_movements(ledger_t *ledger, const pot_candidate_t *pot, uint64_t 
     return 0;
 }
 
+/* How many of the `count` sorted movements fit a page of `capacity`
+ * without splitting the movements of one timestamp (at most two: one
+ * posting between two pots). *more_out: whether some are left out. */
+static uint32_t page_cut(const welfare_movement_t *all, uint32_t count, uint32_t capacity,
+                         bool *more_out) {
+    *more_out = count > capacity;
+    if (count <= capacity) return count;
+    uint32_t cut = capacity;
+    while (cut > 0 && all[cut - 1].timestamp == all[cut].timestamp) cut--;
+    assert(cut > 0); /* capacity >= 2 and groups hold at most two */
+    return cut;
+}
+
 int welfare_movements(ledger_t *ledger, ledger_u128_t employee_id, uint64_t timestamp_min,
                       uint64_t timestamp_max, welfare_movement_t *movements_out,
-                      uint32_t capacity, uint32_t *count_out) {
-    if (ledger == NULL || movements_out == NULL || count_out == NULL) return LEDGER_ERR_INVALID_ARGUMENT;
-    if (capacity == 0 || capacity > WELFARE_MOVEMENTS_MAX) return LEDGER_ERR_INVALID_ARGUMENT;
+                      uint32_t capacity, uint32_t *count_out, bool *more_out) {
+    if (ledger == NULL || movements_out == NULL || count_out == NULL || more_out == NULL) {
+        return LEDGER_ERR_INVALID_ARGUMENT;
+    }
+    if (capacity < WELFARE_MOVEMENTS_MIN || capacity > WELFARE_MOVEMENTS_MAX) {
+        return LEDGER_ERR_INVALID_ARGUMENT;
+    }
     *count_out = 0;
+    *more_out = false;
     MDB_txn *txn = NULL;
     int error = ledger_read_begin(ledger, &txn);
     if (error) return error;
@@ -135,17 +157,19 @@ int welfare_movements(ledger_t *ledger, ledger_u128_t employee_id, uint64_t time
     ledger_read_end(ledger, txn);
     if (error) return error;
     if (!found) return LEDGER_ERR_ACCOUNT_NOT_FOUND;
-    ledger_history_entry_t *entries = malloc((size_t)capacity * sizeof(*entries));
-    welfare_movement_t *all = malloc((size_t)capacity * (pots.count + 1) * sizeof(*all));
+    ledger_history_entry_t *entries = malloc(((size_t)capacity + 1) * sizeof(*entries));
+    welfare_movement_t *all = malloc(((size_t)capacity + 1) * (pots.count + 1) * sizeof(*all));
     if (entries == NULL || all == NULL) error = LEDGER_ERR_NO_MEMORY;
     uint32_t count = 0;
+    /* Each pot gives up to capacity + 1 movements, so that a cut can see
+     * whether more follow. */
     for (uint32_t i = 0; i < pots.count && !error; i++) {
-        error = pot_movements(ledger, &pots.pots[i], timestamp_min, timestamp_max, capacity,
+        error = pot_movements(ledger, &pots.pots[i], timestamp_min, timestamp_max, capacity + 1,
                               entries, all, &count);
     }
     if (!error) {
         qsort(all, count, sizeof(*all), movement_compare);
-        *count_out = count < capacity ? count : capacity;
+        *count_out = page_cut(all, count, capacity, more_out);
         memcpy(movements_out, all, (size_t)*count_out * sizeof(*all));
     }
     free(entries);
@@ -411,7 +435,6 @@ int welfare_provider_statement(ledger_t *ledger, ledger_u128_t provider_id,
 
 typedef struct annual_scan {
     uint32_t year;
-    uint32_t basis[WELFARE_CATEGORY_ID_MAX + 1]; /* category -> fiscal basis */
     int64_t spent[WELFARE_BASIS_COUNT];
     uint64_t reimbursed[WELFARE_BASIS_COUNT];
 } annual_scan_t;
@@ -421,7 +444,9 @@ static void annual_entry(const ledger_history_entry_t *entry, ledger_u128_t pot,
     const ledger_transfer_t *transfer = &entry->transfer;
     if (entry->kind != LEDGER_EVENT_TRANSFER) return;
     if (posting_year(transfer->user_data_64) != scan->year) return;
-    uint32_t basis = scan->basis[posting_category(transfer->user_data_64)];
+    /* The basis the operation was made under, never today's catalog. */
+    uint32_t basis = posting_basis(transfer->user_data_64);
+    if (basis >= WELFARE_BASIS_COUNT) return;
     bool spends = !(transfer->flags & (LEDGER_TRANSFER_PENDING | LEDGER_TRANSFER_VOID_PENDING));
     if (transfer->code == WELFARE_POSTING_PURCHASE && spends &&
         ledger_u128_equal(transfer->debit_account_id, pot)) {
@@ -446,7 +471,7 @@ static int annual_pot(ledger_t *ledger, ledger_u128_t pot, annual_scan_t *scan,
     return error;
 }
 
-/* The catalog's basis per category and the employee's pots and cap figures. */
+/* The employee's pots and cap figures. */
 static int annual_setup(ledger_t *ledger, ledger_u128_t employee_id, annual_scan_t *scan,
                         employee_pots_t *pots, welfare_annual_statement_t *out, bool *found_out) {
     MDB_txn *txn = NULL;
@@ -454,12 +479,6 @@ static int annual_setup(ledger_t *ledger, ledger_u128_t employee_id, annual_scan
     if (error) return error;
     employee_record_t employee;
     error = store_employee_get(ledger, txn, employee_id, &employee, found_out);
-    for (uint32_t id = 1; !error && *found_out && id <= WELFARE_CATEGORY_ID_MAX; id++) {
-        welfare_category_t category;
-        bool found = false;
-        error = store_category_get(ledger, txn, id, &category, &found);
-        scan->basis[id] = found ? category.fiscal_basis : 0;
-    }
     uint64_t cap_class = 0;
     bool found = false;
     if (!error && *found_out) error = welfare_pots_load(ledger, txn, &employee, pots);

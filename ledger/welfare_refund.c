@@ -8,6 +8,8 @@
  * the fee returned so far is floor(F × R / A); each refund returns the
  * difference, so a full refund returns exactly F and no cent drifts.
  */
+#include <time.h>
+
 #include "welfare_internal.h"
 #include "welfare_pots.h"
 
@@ -65,7 +67,7 @@ static int refund_fee(ledger_t *ledger, const refund_request_t *request,
         .credit = welfare_account_id(WELFARE_ACCOUNT_PROVIDER, provider_number),
         .amount = fee_back,
         .operation_id = request->id,
-        .user_data_64 = posting_user_data_64(purchase->category, purchase->fiscal_year,
+        .user_data_64 = posting_user_data_64(purchase->category, purchase->basis, purchase->fiscal_year,
                                              provider_number),
         .funder_number = funder_number,
     };
@@ -91,7 +93,7 @@ static int refund_pots(ledger_t *ledger, const refund_request_t *request,
             .credit = welfare_account_id(WELFARE_ACCOUNT_POT, slot->pot_number),
             .amount = give,
             .operation_id = request->id,
-            .user_data_64 = posting_user_data_64(purchase->category, purchase->fiscal_year,
+            .user_data_64 = posting_user_data_64(purchase->category, purchase->basis, purchase->fiscal_year,
                                                  provider_number),
             .funder_number = funder_number,
         };
@@ -147,11 +149,23 @@ int welfare_refund(ledger_t *ledger, ledger_u128_t id, ledger_u128_t purchase_id
 
 /* ---- reimbursement ---- */
 
-static bool receipt_date_valid(uint32_t date) {
+/* A calendar date YYYYMMDD from 2000 on, not after today in Italian time
+ * (a receipt cannot come from the future). */
+static bool receipt_date_valid(uint32_t date, uint64_t now) {
+    static const uint32_t days_in_month[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     uint32_t year = date / 10000;
     uint32_t month = date / 100 % 100;
     uint32_t day = date % 100;
-    return year >= 2000 && year <= 2199 && month >= 1 && month <= 12 && day >= 1 && day <= 31;
+    if (year < 2000 || year > 2199 || month < 1 || month > 12 || day < 1) return false;
+    bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    uint32_t days = days_in_month[month - 1] + (month == 2 && leap ? 1 : 0);
+    if (day > days) return false;
+    time_t seconds = (time_t)(now / 1000000000ull) + 3600;
+    struct tm today;
+    gmtime_r(&seconds, &today);
+    uint32_t today_date = (uint32_t)(today.tm_year + 1900) * 10000 +
+                          (uint32_t)(today.tm_mon + 1) * 100 + (uint32_t)today.tm_mday;
+    return date <= today_date;
 }
 
 static bool hash_is_zero(const uint8_t hash[32]) {
@@ -207,15 +221,15 @@ static int reimbursement_check(ledger_t *ledger, const welfare_reimbursement_t *
 }
 
 static int reimburse_post(ledger_t *ledger, const welfare_reimbursement_t *request,
-                          const pot_candidate_t *pot, uint32_t year, uint32_t funder_number,
-                          uint32_t *result_out) {
+                          const pot_candidate_t *pot, uint32_t basis, uint32_t year,
+                          uint32_t funder_number, uint32_t *result_out) {
     posting_t posting = {
         .code = WELFARE_POSTING_REIMBURSEMENT,
         .debit = pot->account_id,
         .credit = welfare_account_id(WELFARE_ACCOUNT_BANK, 1),
         .amount = request->amount,
         .operation_id = request->id,
-        .user_data_64 = posting_user_data_64(request->category, year, 0),
+        .user_data_64 = posting_user_data_64(request->category, basis, year, 0),
         .funder_number = funder_number,
     };
     uint32_t core = 0;
@@ -234,8 +248,9 @@ static int reimburse_body(ledger_t *ledger, void *context, uint32_t *result_out)
         *result_out = welfare_invalid(ledger, "amount must not be zero");
     } else if (request->category == 0 || request->category > WELFARE_CATEGORY_ID_MAX) {
         *result_out = welfare_invalid(ledger, "category must be 1..63");
-    } else if (!receipt_date_valid(request->receipt_date)) {
-        *result_out = welfare_invalid(ledger, "receipt date must be YYYYMMDD, 2000..2199");
+    } else if (!receipt_date_valid(request->receipt_date, ledger->now)) {
+        *result_out = welfare_invalid(ledger, "receipt date must be a calendar date YYYYMMDD "
+                                              "from 2000 on, not in the future");
     }
     if (*result_out != WELFARE_RESULT_OK) return 0;
     uint8_t digest[16];
@@ -262,7 +277,7 @@ static int reimburse_body(ledger_t *ledger, void *context, uint32_t *result_out)
     pot_split_t split;
     *result_out = welfare_pots_select(&eligible, request->amount, false, &split);
     if (*result_out != WELFARE_RESULT_OK) return 0;
-    error = reimburse_post(ledger, request, &eligible.pots[split.index[0]], year,
+    error = reimburse_post(ledger, request, &eligible.pots[split.index[0]], category.fiscal_basis, year,
                            welfare_funder_number(ledger, employee.funder_id), result_out);
     if (error || *result_out != WELFARE_RESULT_OK) return error;
     if (fringe) error = welfare_fringe_add(ledger, request->employee_id, year, request->amount, false);

@@ -135,6 +135,9 @@ int welfare_cap_in_group(ledger_t *ledger, uint32_t year, uint32_t cap_class,
 int welfare_fringe_cap_for(ledger_t *ledger, uint32_t year, uint32_t cap_class,
                            uint64_t *cap_out) {
     if (ledger == NULL || cap_out == NULL) return LEDGER_ERR_INVALID_ARGUMENT;
+    if (cap_class != WELFARE_CAP_STANDARD && cap_class != WELFARE_CAP_WITH_CHILDREN) {
+        return LEDGER_ERR_INVALID_ARGUMENT;
+    }
     MDB_txn *txn = NULL;
     int error = ledger_read_begin(ledger, &txn);
     if (error) return error;

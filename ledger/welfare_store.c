@@ -421,6 +421,7 @@ int store_purchase_or_other_get(ledger_t *ledger, MDB_txn *txn, ledger_u128_t id
     out->fiscal_year = codec_get_u32(&codec);
     out->state = codec_get_u32(&codec);
     out->fee_bps = codec_get_u32(&codec);
+    out->basis = codec_get_u32(&codec);
     out->amount = codec_get_u64(&codec);
     out->refunded = codec_get_u64(&codec);
     out->fee = codec_get_u64(&codec);
@@ -458,6 +459,7 @@ int store_purchase_put(ledger_t *ledger, ledger_u128_t id, const purchase_record
     codec_put_u32(codec, record->fiscal_year);
     codec_put_u32(codec, record->state);
     codec_put_u32(codec, record->fee_bps);
+    codec_put_u32(codec, record->basis);
     codec_put_u64(codec, record->amount);
     codec_put_u64(codec, record->refunded);
     codec_put_u64(codec, record->fee);

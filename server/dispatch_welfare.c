@@ -558,7 +558,7 @@ static int welfare_wallet_op(dispatch_context_t *context, server_request_t *requ
 }
 
 static void movements_encode(server_request_t *request, const welfare_movement_t *movements,
-                             uint32_t count) {
+                             uint32_t count, bool more) {
     Borsellino__V1__WelfareMovement *items = calloc(count ? count : 1, sizeof(*items));
     Borsellino__V1__WelfareMovement **pointers = calloc(count ? count : 1, sizeof(*pointers));
     convert_welfare_movement_storage_t *storage = calloc(count ? count : 1, sizeof(*storage));
@@ -571,6 +571,7 @@ static void movements_encode(server_request_t *request, const welfare_movement_t
             BORSELLINO__V1__WELFARE_MOVEMENTS_RESPONSE__INIT;
         answer.n_movements = count;
         answer.movements = pointers;
+        answer.more = more;
         Borsellino__V1__Response response = BORSELLINO__V1__RESPONSE__INIT;
         response.result_case = BORSELLINO__V1__RESPONSE__RESULT_WELFARE_MOVEMENTS;
         response.welfare_movements = &answer;
@@ -585,9 +586,10 @@ static void movements_encode(server_request_t *request, const welfare_movement_t
 
 static int welfare_movements_op(dispatch_context_t *context, server_request_t *request) {
     const Borsellino__V1__WelfareMovementsRequest *op = request->request->welfare_movements;
-    if (op->limit == 0 || op->limit > WELFARE_MOVEMENTS_MAX) {
+    if (op->limit < WELFARE_MOVEMENTS_MIN || op->limit > WELFARE_MOVEMENTS_MAX) {
         char message[64];
-        snprintf(message, sizeof(message), "limit must be 1..%d", WELFARE_MOVEMENTS_MAX);
+        snprintf(message, sizeof(message), "limit must be %d..%d", WELFARE_MOVEMENTS_MIN,
+                 WELFARE_MOVEMENTS_MAX);
         return answer_status(request, BORSELLINO__V1__STATUS__STATUS_INVALID_FILTER, message);
     }
     if (op->timestamp_max != 0 && op->timestamp_min > op->timestamp_max) {
@@ -597,12 +599,13 @@ static int welfare_movements_op(dispatch_context_t *context, server_request_t *r
     welfare_movement_t *movements = malloc(op->limit * sizeof(*movements));
     if (movements == NULL) return LEDGER_ERR_NO_MEMORY;
     uint32_t count = 0;
+    bool more = false;
     int error = welfare_movements(context->ledger, convert_u128_from_proto(op->employee_id),
                                   op->timestamp_min, op->timestamp_max, movements, op->limit,
-                                  &count);
+                                  &count, &more);
     if (!error) {
         assert(count <= op->limit);
-        movements_encode(request, movements, count);
+        movements_encode(request, movements, count, more);
     }
     free(movements);
     return error ? query_error(context, request, error, "no employee has this id") : 0;

@@ -92,7 +92,7 @@ static int movements_read(client_t *client, const cli_welfare_common_t *common,
                                                     &movements[count + i]);
             }
             count += got;
-            more = got == WELFARE_MOVEMENTS_MAX;
+            more = response->welfare_movements->more;
             if (got > 0) timestamp_min = movements[count - 1].timestamp + 1;
         }
         frame_response_free(response);
