@@ -13,7 +13,10 @@
  * process by LLVMFuzzerInitialize — under /dev/shm when it exists, so that
  * the commit's fsync costs nothing — and seeded with a few accounts (ids
  * 1..8, ledger 1, with each account flag) and funding transfers, so that
- * transfers, lookups, history and balance_at reach real data.
+ * transfers, lookups, history and balance_at reach real data; and with a
+ * welfare platform (funder 101, provider 102, employees 103 and 104 with
+ * pots under plan 105, an open hold 106), so that welfare requests reach
+ * the layer's success paths too.
  *
  * Bounded growth: most groups are aborted; one input in
  * FUZZ_COMMIT_EVERY is committed, so that the state does move (ids that
@@ -41,6 +44,7 @@
 #include "dispatch.h"
 #include "frame.h"
 #include "ledger.h"
+#include "welfare.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -113,6 +117,41 @@ static void fuzz_ledger_seed(void) {
     assert(error == 0);
 }
 
+static ledger_u128_t fuzz_id(uint64_t lo) {
+    ledger_u128_t id = {0, lo};
+    return id;
+}
+
+/* The welfare state the corpus's welfare seeds refer to. */
+static void fuzz_welfare_seed(void) {
+    uint32_t result = 0;
+    uint64_t categories = (UINT64_C(1) << 7) | (UINT64_C(1) << 9) | (UINT64_C(1) << 1);
+    welfare_funder_t funder = {.id = fuzz_id(101), .kind = WELFARE_FUNDER_COMPANY};
+    welfare_provider_t provider = {.id = fuzz_id(102), .fee_bps = 250, .categories = categories};
+    welfare_plan_t plan = {.id = fuzz_id(105), .funder_id = fuzz_id(101), .valid_from = 0,
+                           .valid_until = UINT64_MAX, .categories = categories,
+                           .expiry_policy = WELFARE_EXPIRY_BACK_TO_FUNDER,
+                           .flags = WELFARE_PLAN_SPLIT_ALLOWED};
+    int error = welfare_create_funder(fuzz_ledger, &funder, &result);
+    if (!error) error = welfare_create_provider(fuzz_ledger, &provider, &result);
+    if (!error) error = welfare_create_plan(fuzz_ledger, &plan, &result);
+    welfare_grant_entry_t entries[2] = {{fuzz_id(103), 500000}, {fuzz_id(104), 500000}};
+    for (int i = 0; i < 2 && !error; i++) {
+        welfare_employee_t employee = {.id = entries[i].employee_id, .funder_id = fuzz_id(101)};
+        error = welfare_create_employee(fuzz_ledger, &employee, &result);
+    }
+    welfare_fund_t fund = {fuzz_id(107), fuzz_id(101), 10000000};
+    uint32_t results[2];
+    if (!error) error = welfare_fund(fuzz_ledger, &fund, &result);
+    if (!error) error = welfare_grant(fuzz_ledger, fuzz_id(108), fuzz_id(105), entries, 2, results);
+    welfare_purchase_t hold = {.id = fuzz_id(106), .employee_id = fuzz_id(103),
+                               .provider_id = fuzz_id(102), .category = 7,
+                               .hold_timeout_s = 3600, .amount = 1000};
+    if (!error) error = welfare_purchase(fuzz_ledger, &hold, &result);
+    assert(error == 0);
+    assert(result == WELFARE_RESULT_OK);
+}
+
 static void fuzz_ledger_open(void) {
     const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : getenv("TMPDIR");
     if (base == NULL) base = "/tmp";
@@ -132,6 +171,7 @@ static void fuzz_ledger_open(void) {
         abort();
     }
     fuzz_ledger_seed();
+    fuzz_welfare_seed();
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {

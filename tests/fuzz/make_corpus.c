@@ -6,7 +6,8 @@
  * The committed tests/fuzz/corpus/ was made by it (tools/dev fuzz-corpus
  * runs it again). Requests use the accounts that fuzz_dispatch seeds
  * (ids 1..8 on ledger 1, pending transfer 1007), so that seeds reach the
- * ledger's success paths, not only its validation.
+ * ledger's success paths, not only its validation; welfare requests use
+ * the welfare state it seeds (ids 101..106).
  */
 #include <assert.h>
 #include <errno.h>
@@ -52,6 +53,117 @@ static Borsellino__V1__U128 u128_make(uint64_t lo) {
     Borsellino__V1__U128 value = BORSELLINO__V1__U128__INIT;
     value.lo = lo;
     return value;
+}
+
+/* Welfare requests on the state fuzz_dispatch seeds: funder 101, provider
+ * 102, employees 103/104, plan 105, the open hold 106. */
+static void requests_welfare(void) {
+    Borsellino__V1__U128 ids[8];
+    for (int i = 0; i < 8; i++) ids[i] = u128_make(101 + (uint64_t)i);
+    Borsellino__V1__U128 fresh = u128_make(9001);
+    Borsellino__V1__Request request = BORSELLINO__V1__REQUEST__INIT;
+    request.request_id = 7;
+
+    Borsellino__V1__WelfarePurchaseRequest purchase = BORSELLINO__V1__WELFARE_PURCHASE_REQUEST__INIT;
+    purchase.id = &fresh;
+    purchase.employee_id = &ids[2];
+    purchase.provider_id = &ids[1];
+    purchase.category = 9;
+    purchase.amount = 2500;
+    request.op_case = BORSELLINO__V1__REQUEST__OP_WELFARE_PURCHASE;
+    request.welfare_purchase = &purchase;
+    request_write("welfare_purchase", &request);
+    purchase.hold_timeout_s = 600;
+    request_write("welfare_purchase_hold", &request);
+
+    Borsellino__V1__WelfarePurchaseRequest *many[2] = {&purchase, &purchase};
+    Borsellino__V1__WelfarePurchasesRequest batch = BORSELLINO__V1__WELFARE_PURCHASES_REQUEST__INIT;
+    batch.n_purchases = 2;
+    batch.purchases = many;
+    request.op_case = BORSELLINO__V1__REQUEST__OP_WELFARE_PURCHASES;
+    request.welfare_purchases = &batch;
+    request_write("welfare_purchases", &request);
+
+    Borsellino__V1__WelfareCaptureRequest capture = BORSELLINO__V1__WELFARE_CAPTURE_REQUEST__INIT;
+    capture.id = &fresh;
+    capture.purchase_id = &ids[5];
+    capture.amount = 800;
+    request.op_case = BORSELLINO__V1__REQUEST__OP_WELFARE_CAPTURE;
+    request.welfare_capture = &capture;
+    request_write("welfare_capture", &request);
+
+    Borsellino__V1__WelfareRefundRequest refund = BORSELLINO__V1__WELFARE_REFUND_REQUEST__INIT;
+    refund.id = &fresh;
+    refund.purchase_id = &ids[5];
+    refund.amount = 100;
+    request.op_case = BORSELLINO__V1__REQUEST__OP_WELFARE_REFUND;
+    request.welfare_refund = &refund;
+    request_write("welfare_refund", &request);
+
+    uint8_t hash[32];
+    memset(hash, 0xAB, sizeof(hash));
+    Borsellino__V1__WelfareReimburseRequest reimburse = BORSELLINO__V1__WELFARE_REIMBURSE_REQUEST__INIT;
+    reimburse.id = &fresh;
+    reimburse.employee_id = &ids[3];
+    reimburse.category = 1;
+    reimburse.receipt_date = 20260115;
+    reimburse.amount = 1000;
+    reimburse.receipt_amount = 1200;
+    reimburse.receipt_hash.len = sizeof(hash);
+    reimburse.receipt_hash.data = hash;
+    request.op_case = BORSELLINO__V1__REQUEST__OP_WELFARE_REIMBURSE;
+    request.welfare_reimburse = &reimburse;
+    request_write("welfare_reimburse", &request);
+
+    Borsellino__V1__WelfareGrantEntry entry = BORSELLINO__V1__WELFARE_GRANT_ENTRY__INIT;
+    entry.employee_id = &ids[3];
+    entry.amount = 100;
+    Borsellino__V1__WelfareGrantEntry *entries[1] = {&entry};
+    Borsellino__V1__WelfareGrantRequest grant = BORSELLINO__V1__WELFARE_GRANT_REQUEST__INIT;
+    grant.id = &fresh;
+    grant.plan_id = &ids[4];
+    grant.n_entries = 1;
+    grant.entries = entries;
+    request.op_case = BORSELLINO__V1__REQUEST__OP_WELFARE_GRANT;
+    request.welfare_grant = &grant;
+    request_write("welfare_grant", &request);
+
+    Borsellino__V1__WelfareOffboardRequest offboard = BORSELLINO__V1__WELFARE_OFFBOARD_REQUEST__INIT;
+    offboard.id = &fresh;
+    offboard.employee_id = &ids[2];
+    request.op_case = BORSELLINO__V1__REQUEST__OP_WELFARE_OFFBOARD;
+    request.welfare_offboard = &offboard;
+    request_write("welfare_offboard", &request);
+
+    Borsellino__V1__WelfarePayoutRequest payout = BORSELLINO__V1__WELFARE_PAYOUT_REQUEST__INIT;
+    payout.id = &fresh;
+    payout.provider_id = &ids[1];
+    request.op_case = BORSELLINO__V1__REQUEST__OP_WELFARE_PAYOUT;
+    request.welfare_payout = &payout;
+    request_write("welfare_payout", &request);
+
+    Borsellino__V1__WelfareMovementsRequest movements = BORSELLINO__V1__WELFARE_MOVEMENTS_REQUEST__INIT;
+    movements.employee_id = &ids[2];
+    movements.limit = 2;
+    request.op_case = BORSELLINO__V1__REQUEST__OP_WELFARE_MOVEMENTS;
+    request.welfare_movements = &movements;
+    request_write("welfare_movements", &request);
+
+    Borsellino__V1__WelfareFunderStatementRequest statement =
+        BORSELLINO__V1__WELFARE_FUNDER_STATEMENT_REQUEST__INIT;
+    statement.funder_id = &ids[0];
+    statement.employees_limit = 1;
+    request.op_case = BORSELLINO__V1__REQUEST__OP_WELFARE_FUNDER_STATEMENT;
+    request.welfare_funder_statement = &statement;
+    request_write("welfare_funder_statement", &request);
+
+    Borsellino__V1__WelfareAnnualStatementRequest annual =
+        BORSELLINO__V1__WELFARE_ANNUAL_STATEMENT_REQUEST__INIT;
+    annual.employee_id = &ids[2];
+    annual.year = 2026;
+    request.op_case = BORSELLINO__V1__REQUEST__OP_WELFARE_ANNUAL_STATEMENT;
+    request.welfare_annual_statement = &annual;
+    request_write("welfare_annual_statement", &request);
 }
 
 static void requests_create(void) {
@@ -257,6 +369,7 @@ int main(int argc, char **argv) {
     }
     requests_create();
     requests_read();
+    requests_welfare();
     frames_extra();
     records_write();
     return 0;
