@@ -3,10 +3,10 @@
 through a real borsellinod, checked against figures this script computes
 on its own.
 
-The platform: 3 funders (two companies and a municipality's voucher
-programme), 20 providers, 200 employees. Each funder has a plan for "the
-year" with a different expiry policy (back to the funder, forfeited,
-carried over into a next plan). The year is compressed into
+The platform: 3 companies, 20 providers, 200 employees (public funders
+work the same way; test_welfare and the demo use one). Each company has a
+plan for "the year" with a different expiry policy (back to the funder,
+forfeited, carried over into a next plan). The year is compressed into
 YEAR_SECONDS of real time, because the server keeps its own clock: the
 plans start a day ago and end YEAR_SECONDS after the test starts.
 
@@ -157,7 +157,7 @@ def case_registry():
     plan_categories = [{1, 3, 7, 9, 10}, {1, 2, 4, 6, 8, 9}, {1, 2, 3, 10}]
     for f in range(FUNDERS):
         funder = name_id("funder-%d" % f)
-        kind = pb.WELFARE_FUNDER_PUBLIC if f == 2 else pb.WELFARE_FUNDER_COMPANY
+        kind = pb.WELFARE_FUNDER_COMPANY  # public funders: test_welfare, the demo
 
         def fill(r, funder=funder, kind=kind):
             r.funder.id.CopyFrom(u128(funder))
@@ -659,7 +659,7 @@ def case_stop():
 
 CASES = [
     ("start a server", case_start),
-    ("registry: 3 funders, 20 providers, 200 employees, plans", case_registry),
+    ("registry: 3 companies, 20 providers, 200 employees, plans", case_registry),
     ("fund and bulk grants (resent: nobody granted twice)", case_fund_and_grant),
     ("the year: purchases, holds, refunds, reimbursements, payouts, offboardings", case_the_year),
     ("year end: expired pots refused, sweeps per policy, final payouts", case_year_end_sweeps),
