@@ -475,6 +475,17 @@ int welfare_purchase(ledger_t *ledger, const welfare_purchase_t *purchase,
                      uint32_t *result_out);
 
 /*
+ * Many purchases in one call, the throughput path: exactly as `count`
+ * calls of welfare_purchase() in order (each its own operation with its
+ * own result in results_out[i]), in one write group (the open one, or its
+ * own durable commit), with the memory each one needs fetched ahead.
+ * count: 1..LEDGER_BATCH_EVENTS_MAX. Returns 0 (look at the results),
+ * LEDGER_ERR_INVALID_ARGUMENT or a core error (nothing applied).
+ */
+int welfare_purchases(ledger_t *ledger, const welfare_purchase_t *purchases, uint32_t count,
+                      uint32_t *results_out);
+
+/*
  * Capture of a hold: posts at most the held amount (the rest is released)
  * and takes the fee on the captured amount. amount 0 captures it all.
  * Results: OK, EXISTS*, INVALID_FIELD, PURCHASE_NOT_FOUND,

@@ -144,6 +144,20 @@ void welfare_cache_put(welfare_cache_t *cache, const uint8_t *key, size_t key_si
     if (value_size > 0) memcpy(entry->value, value, value_size);
 }
 
+void welfare_cache_prefetch(const welfare_cache_t *cache, const uint8_t *key, size_t key_size,
+                            int stage) {
+    if (cache->capacity == 0) return;
+    uint64_t hash = key_hash(key, key_size);
+    const welfare_cache_slot_t *slot = &cache->slots[hash & (cache->capacity - 1)];
+    if (stage == 1) {
+        __builtin_prefetch(slot);
+    } else if (slot->hash == hash && slot->entry != NULL) {
+        __builtin_prefetch(slot->entry);
+        __builtin_prefetch((const uint8_t *)slot->entry + 64);
+        __builtin_prefetch((const uint8_t *)slot->entry + 128);
+    }
+}
+
 void welfare_cache_invalidate(welfare_cache_t *cache) { cache->generation++; }
 
 void welfare_cache_free(welfare_cache_t *cache) {

@@ -53,6 +53,12 @@ bool welfare_cache_get(const welfare_cache_t *cache, const uint8_t *key, size_t 
 void welfare_cache_put(welfare_cache_t *cache, const uint8_t *key, size_t key_size,
                        const uint8_t *value, size_t value_size);
 
+/* Prefetching for batches (welfare_purchases): stage 1 brings the key's
+ * slot into the CPU cache, stage 2 (a few operations later, the slot now
+ * cached) the entry it points to. Hints only: never changes anything. */
+void welfare_cache_prefetch(const welfare_cache_t *cache, const uint8_t *key, size_t key_size,
+                            int stage);
+
 /* Every entry becomes a miss (rollback). */
 void welfare_cache_invalidate(welfare_cache_t *cache);
 

@@ -193,6 +193,10 @@ int store_hold_index_first_due(ledger_t *ledger, uint64_t now, uint64_t *expires
 /* Index of an employee's open holds: 'W' employee id, purchase id. */
 int store_employee_hold_put(ledger_t *ledger, ledger_u128_t employee_id, ledger_u128_t purchase_id);
 int store_employee_hold_delete(ledger_t *ledger, ledger_u128_t employee_id, ledger_u128_t purchase_id);
+/* Prefetches an employee's cached record (stage 1 slot, 2 entry) and, at
+ * stage 3, the core accounts of its pots (welfare_purchases). */
+void store_employee_prefetch(ledger_t *ledger, ledger_u128_t employee_id, int stage);
+
 /* Index of a funder's employees: 'M' funder id, employee id. */
 int store_funder_employee_put(ledger_t *ledger, ledger_u128_t funder_id, ledger_u128_t employee_id);
 int store_receipt_get(ledger_t *ledger, const uint8_t hash[32], bool *found_out);
@@ -326,6 +330,10 @@ typedef int (*welfare_entry_fn)(ledger_t *ledger, void *context, uint32_t index,
 /* Runs `count` entries in one group (welfare_run's rules, per entry). */
 int welfare_run_entries(ledger_t *ledger, welfare_entry_fn body, void *context,
                         uint32_t count, uint32_t *results_out);
+
+/* welfare_run_direct for `count` entries in one group (welfare_purchases). */
+int welfare_run_direct_entries(ledger_t *ledger, welfare_entry_fn body, void *context,
+                               uint32_t count, uint32_t *results_out);
 
 /* Maps a core result of a welfare posting to a welfare result:
  * EXCEEDS_CREDITS gives `when_exceeds`, overflows give OVERFLOW. */

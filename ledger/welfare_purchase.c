@@ -108,7 +108,7 @@ static int purchase_pots(ledger_t *ledger, const welfare_purchase_t *purchase,
         if (error || *result_out != WELFARE_RESULT_OK) return error;
     }
     *result_out = welfare_pots_select(&plan->eligible, purchase->amount, true, &plan->split);
-    plan->funder_number = welfare_funder_number(ledger, plan->employee.funder_id);
+    plan->funder_number = plan->employee.funder_number;
     return 0;
 }
 
@@ -253,6 +253,40 @@ int welfare_purchase(ledger_t *ledger, const welfare_purchase_t *purchase,
     /* The hot path: every check precedes the first write, so it needs no
      * nested chain (welfare_run_direct). */
     return welfare_run_direct(ledger, purchase_body, (void *)purchase, result_out);
+}
+
+/* How far ahead the prefetch stages of welfare_purchases run. */
+enum { PREFETCH_SLOT_AHEAD = 12, PREFETCH_ENTRY_AHEAD = 6, PREFETCH_ACCOUNTS_AHEAD = 3 };
+
+typedef struct purchases_batch {
+    const welfare_purchase_t *purchases;
+    uint32_t count;
+} purchases_batch_t;
+
+static void purchases_prefetch(ledger_t *ledger, const purchases_batch_t *batch, uint32_t index) {
+    if (index + PREFETCH_SLOT_AHEAD < batch->count) {
+        store_employee_prefetch(ledger, batch->purchases[index + PREFETCH_SLOT_AHEAD].employee_id, 1);
+    }
+    if (index + PREFETCH_ENTRY_AHEAD < batch->count) {
+        store_employee_prefetch(ledger, batch->purchases[index + PREFETCH_ENTRY_AHEAD].employee_id, 2);
+    }
+    if (index + PREFETCH_ACCOUNTS_AHEAD < batch->count) {
+        store_employee_prefetch(ledger, batch->purchases[index + PREFETCH_ACCOUNTS_AHEAD].employee_id, 3);
+    }
+}
+
+static int purchases_entry(ledger_t *ledger, void *context, uint32_t index, uint32_t *result_out) {
+    const purchases_batch_t *batch = context;
+    purchases_prefetch(ledger, batch, index);
+    return purchase_body(ledger, (void *)&batch->purchases[index], result_out);
+}
+
+int welfare_purchases(ledger_t *ledger, const welfare_purchase_t *purchases, uint32_t count,
+                      uint32_t *results_out) {
+    if (purchases == NULL || results_out == NULL) return LEDGER_ERR_INVALID_ARGUMENT;
+    if (count == 0 || count > LEDGER_BATCH_EVENTS_MAX) return LEDGER_ERR_INVALID_ARGUMENT;
+    purchases_batch_t batch = {purchases, count};
+    return welfare_run_direct_entries(ledger, purchases_entry, &batch, count, results_out);
 }
 
 /* ---- releasing and capturing holds ---- */

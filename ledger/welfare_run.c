@@ -234,20 +234,13 @@ int welfare_run_entries(ledger_t *ledger, welfare_entry_fn body, void *context,
     return error;
 }
 
-/* welfare_run_direct: one entry without a chain. */
-typedef struct direct {
-    welfare_body_fn body;
-    void *context;
-} direct_t;
-
-static int direct_in_group(ledger_t *ledger, const direct_t *direct, uint32_t *result_out) {
-    int error = welfare_platform_ensure_in_group(ledger);
-    if (!error) error = welfare_expire_due(ledger, NULL);
-    if (error) return error;
+/* One entry without a chain: a refusal after a write fails the group. */
+static int direct_entry(ledger_t *ledger, welfare_entry_fn body, void *context, uint32_t index,
+                        uint32_t *result_out) {
     uint64_t sequence = ledger->sequence;
     uint64_t undo_mark = ledger->accounts.undo_count;
     *result_out = WELFARE_RESULT_OK;
-    error = direct->body(ledger, direct->context, result_out);
+    int error = body(ledger, context, index, result_out);
     bool wrote = ledger->sequence != sequence || ledger->accounts.undo_count != undo_mark;
     if (!error && *result_out != WELFARE_RESULT_OK && wrote) {
         ledger_set_error(ledger, "a welfare operation was refused after it had written "
@@ -258,11 +251,20 @@ static int direct_in_group(ledger_t *ledger, const direct_t *direct, uint32_t *r
     return error;
 }
 
-int welfare_run_direct(ledger_t *ledger, welfare_body_fn body, void *context,
-                       uint32_t *result_out) {
-    if (ledger == NULL || result_out == NULL) return LEDGER_ERR_INVALID_ARGUMENT;
+static int direct_in_group(ledger_t *ledger, welfare_entry_fn body, void *context,
+                           uint32_t count, uint32_t *results_out) {
+    int error = welfare_platform_ensure_in_group(ledger);
+    if (!error) error = welfare_expire_due(ledger, NULL);
+    for (uint32_t i = 0; i < count && !error; i++) {
+        error = direct_entry(ledger, body, context, i, &results_out[i]);
+    }
+    return error;
+}
+
+int welfare_run_direct_entries(ledger_t *ledger, welfare_entry_fn body, void *context,
+                               uint32_t count, uint32_t *results_out) {
+    if (ledger == NULL || results_out == NULL) return LEDGER_ERR_INVALID_ARGUMENT;
     if (ledger->options.read_only) return LEDGER_ERR_INVALID_ARGUMENT;
-    direct_t direct = {body, context};
     bool retry = false;
     int error = 0;
     do {
@@ -270,11 +272,29 @@ int welfare_run_direct(ledger_t *ledger, welfare_body_fn body, void *context,
         error = ledger_write_auto_begin(ledger, &auto_group);
         if (error) return error;
         ledger->now = ledger->options.clock(ledger->options.clock_context);
-        error = direct_in_group(ledger, &direct, result_out);
+        error = direct_in_group(ledger, body, context, count, results_out);
         error = ledger_write_auto_end(ledger, auto_group, error);
         error = ledger_write_settle(ledger, auto_group, error, &retry);
     } while (retry);
     return error;
+}
+
+/* welfare_run_direct: one entry whose body ignores the index. */
+typedef struct direct {
+    welfare_body_fn body;
+    void *context;
+} direct_t;
+
+static int direct_single(ledger_t *ledger, void *context, uint32_t index, uint32_t *result_out) {
+    (void)index;
+    const direct_t *direct = context;
+    return direct->body(ledger, direct->context, result_out);
+}
+
+int welfare_run_direct(ledger_t *ledger, welfare_body_fn body, void *context,
+                       uint32_t *result_out) {
+    direct_t direct = {body, context};
+    return welfare_run_direct_entries(ledger, direct_single, &direct, 1, result_out);
 }
 
 /* welfare_run: one entry whose body ignores the index. */

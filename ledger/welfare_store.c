@@ -288,6 +288,34 @@ int store_employee_put(ledger_t *ledger, ledger_u128_t id, const employee_record
     return raw_put(ledger, &key, &value);
 }
 
+void store_employee_prefetch(ledger_t *ledger, ledger_u128_t employee_id, int stage) {
+    if (ledger->txn_group == NULL) return;
+    welfare_key_t key;
+    key_u128(&key, 'E', employee_id);
+    if (stage < 3) {
+        welfare_cache_prefetch(&ledger->welfare_cache, key.bytes, key.codec.at, stage);
+        return;
+    }
+    const uint8_t *bytes = NULL;
+    size_t size = 0;
+    if (!welfare_cache_get(&ledger->welfare_cache, key.bytes, key.codec.at, &bytes, &size) ||
+        size == 0) {
+        return;
+    }
+    welfare_codec_t codec = {(uint8_t *)bytes, size, 0, false};
+    employee_record_t employee;
+    codec_get_u8(&codec); /* version */
+    employee.funder_id = codec_get_u128(&codec);
+    employee.funder_number = codec_get_u32(&codec);
+    employee.pots_count = codec_get_u32(&codec);
+    codec_get_u8(&codec); /* offboarded */
+    for (uint32_t i = 0; i < employee.pots_count && i < WELFARE_POTS_PER_EMPLOYEE_MAX && !codec.failed; i++) {
+        codec_get_u128(&codec); /* plan */
+        uint64_t number = codec_get_u64(&codec);
+        accounts_prefetch_bucket(&ledger->accounts, welfare_account_id(WELFARE_ACCOUNT_POT, number));
+    }
+}
+
 int store_plan_get(ledger_t *ledger, MDB_txn *txn, ledger_u128_t id, welfare_plan_t *out,
                    bool *found_out) {
     welfare_key_t key;

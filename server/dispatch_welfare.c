@@ -384,13 +384,13 @@ static int welfare_purchases_op(dispatch_context_t *context, server_request_t *r
     }
     uint32_t count = (uint32_t)op->n_purchases;
     uint32_t *results = calloc(count, sizeof(*results));
-    int error = results != NULL ? 0 : LEDGER_ERR_NO_MEMORY;
-    for (uint32_t i = 0; i < count && !error; i++) {
-        welfare_purchase_t purchase = purchase_from_proto(op->purchases[i]);
-        error = welfare_purchase(context->ledger, &purchase, &results[i]);
-    }
+    welfare_purchase_t *purchases = calloc(count, sizeof(*purchases));
+    int error = results != NULL && purchases != NULL ? 0 : LEDGER_ERR_NO_MEMORY;
+    for (uint32_t i = 0; i < count && !error; i++) purchases[i] = purchase_from_proto(op->purchases[i]);
+    if (!error) error = welfare_purchases(context->ledger, purchases, count, results);
     if (!error) results_encode(context, request, results, count, true);
     free(results);
+    free(purchases);
     return error ? call_error(context, request, error) : 0;
 }
 
