@@ -2619,6 +2619,62 @@ static void case_movements_pages_across_pots(void) {
     wf_close(w);
 }
 
+/* welfare_purchases is exactly N welfare_purchase calls in order: same
+ * results (refusals in the middle, an id resent, an id reused with other
+ * fields, a hold, the fringe cap reached inside the batch), same money. */
+static void case_purchases_batch(void) {
+    wf_t *batch = world_open("welfare_purchases_batch");
+    wf_t *single = world_open("welfare_purchases_single");
+    wf_t *worlds[2] = {batch, single};
+    for (int k = 0; k < 2; k++) {
+        REQUIRE_OK(w_grant(worlds[k], 2001, PLAN_A, E1, 150000));
+        REQUIRE_OK(w_grant(worlds[k], 2002, PLAN_A, E2, 500));
+    }
+    welfare_purchase_t list[10] = {
+        purchase_make(3001, E1, P1, CAT_SHOPPING_VOUCHERS, 60000, 0),
+        purchase_make(3002, E2, P1, CAT_RECREATION, 600, 0),        /* insufficient */
+        purchase_make(3003, E1, P1, CAT_SHOPPING_VOUCHERS, 40000, 0), /* cap: exactly 1000 */
+        purchase_make(3004, E1, P1, CAT_SHOPPING_VOUCHERS, 1, 0),   /* one cent over */
+        purchase_make(3001, E1, P1, CAT_SHOPPING_VOUCHERS, 60000, 0), /* resent: exists */
+        purchase_make(3001, E1, P1, CAT_RECREATION, 60000, 0),      /* other fields */
+        purchase_make(3005, E2, P1, CAT_RECREATION, 500, 3600),      /* a hold, all of it */
+        purchase_make(3006, E2, P1, CAT_RECREATION, 1, 0),          /* held is not spendable */
+        purchase_make(3007, E1, P2, CAT_RECREATION, 2500, 0),
+        purchase_make(3008, 99, P1, CAT_RECREATION, 1, 0),          /* no such employee */
+    };
+    uint32_t batch_results[10];
+    uint32_t single_results[10];
+    TEST_CHECK_EQ(welfare_purchases(batch->f.ledger, list, 10, batch_results), 0);
+    for (uint32_t i = 0; i < 10; i++) {
+        single_results[i] = UINT32_MAX;
+        TEST_CHECK_EQ(welfare_purchase(single->f.ledger, &list[i], &single_results[i]), 0);
+        TEST_CHECK_EQ(batch_results[i], single_results[i]);
+    }
+    const uint32_t expected[10] = {
+        WELFARE_RESULT_OK, WELFARE_RESULT_INSUFFICIENT_POT_BALANCE, WELFARE_RESULT_OK,
+        WELFARE_RESULT_FRINGE_CAP_EXCEEDED, WELFARE_RESULT_EXISTS,
+        WELFARE_RESULT_EXISTS_WITH_DIFFERENT_FIELDS, WELFARE_RESULT_OK,
+        WELFARE_RESULT_INSUFFICIENT_POT_BALANCE, WELFARE_RESULT_OK, WELFARE_RESULT_EMPLOYEE_NOT_FOUND};
+    for (uint32_t i = 0; i < 10; i++) TEST_CHECK_EQ(batch_results[i], expected[i]);
+    for (uint64_t e = E1; e <= E2; e++) {
+        welfare_wallet_t a = wf_wallet(batch, e);
+        welfare_wallet_t b = wf_wallet(single, e);
+        TEST_CHECK(wf_wallet_equal(&a, &b));
+    }
+    welfare_provider_statement_t pa, pb;
+    TEST_CHECK_EQ(welfare_provider_statement(batch->f.ledger, id128(P1), 0, 0, &pa), 0);
+    TEST_CHECK_EQ(welfare_provider_statement(single->f.ledger, id128(P1), 0, 0, &pb), 0);
+    TEST_CHECK(memcmp(&pa, &pb, sizeof pa) == 0);
+    TEST_CHECK_EQ(pa.sales, 60000 + 40000);
+    TEST_CHECK_EQ(pa.held, 500);
+    /* The bounds: 1..LEDGER_BATCH_EVENTS_MAX purchases. */
+    TEST_CHECK_EQ(welfare_purchases(batch->f.ledger, list, 0, batch_results), LEDGER_ERR_INVALID_ARGUMENT);
+    TEST_CHECK_EQ(welfare_purchases(batch->f.ledger, list, LEDGER_BATCH_EVENTS_MAX + 1, batch_results),
+                  LEDGER_ERR_INVALID_ARGUMENT);
+    wf_close(single);
+    wf_close(batch);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Persistence, groups, the core's refusals                                 */
 
@@ -2978,6 +3034,7 @@ int main(int argc, char **argv) {
         {"annual_statement_stable", case_annual_statement_stable},
         {"movements_paging", case_movements_paging},
         {"movements_pages_across_pots", case_movements_pages_across_pots},
+        {"purchases_batch", case_purchases_batch},
     };
     setvbuf(stdout, NULL, _IOLBF, 0);
     return test_main(argc, argv, cases, (int)(sizeof cases / sizeof cases[0]));

@@ -227,6 +227,13 @@ def case_registry():
             m.employees[employee]["cap_class"][Y.year] = 1
 
 
+def case_empty_purchase_batch():
+    request = Y.connection.new_request()
+    request.welfare_purchases.SetInParent()
+    response = Y.connection.call(request)
+    ic.check_eq(pb.Status.Name(response.status), "STATUS_BATCH_EMPTY", "an empty batch of purchases")
+
+
 def case_fund_and_grant():
     m = Y.model
     for index, (funder, state) in enumerate(m.funders.items()):
@@ -281,7 +288,8 @@ def predict_spend(e, category, amount, fringe_year):
     return "WELFARE_RESULT_OK"
 
 
-def do_purchase(hold):
+def purchase_draw():
+    """A random purchase: (id, employee, provider, category, amount)."""
     m = Y.model
     e = rng.choice(list(m.employees))
     allowed = m.funders[m.employees[e]["funder"]]["categories"]
@@ -293,19 +301,12 @@ def do_purchase(hold):
     else:
         category = rng.choice(sorted(m.providers[provider]["categories"]))
     amount = rng.randint(500, 90000 if category in FRINGE else 40000)
-    pid = Y.next_id("purchase")
-    expected = predict_spend(e, category, amount, Y.year)
+    return Y.next_id("purchase"), e, provider, category, amount
 
-    def fill(r):
-        r.id.CopyFrom(u128(pid))
-        r.employee_id.CopyFrom(u128(e))
-        r.provider_id.CopyFrom(u128(provider))
-        r.category = category
-        r.amount = amount
-        r.hold_timeout_s = 3600 if hold else 0
-    Y.expect("welfare_purchase", fill, expected, "purchase")
-    if expected != "WELFARE_RESULT_OK":
-        return
+
+def purchase_apply(pid, e, provider, category, amount, hold):
+    """The model's effects of an accepted purchase."""
+    m = Y.model
     state = m.employees[e]
     state["pot"] -= amount
     if category in FRINGE:
@@ -317,6 +318,48 @@ def do_purchase(hold):
         state["held"] += amount
     else:
         capture_effects(pid, amount)
+
+
+def do_purchase_batch():
+    """Several purchases in one welfare_purchases request: each predicted in
+    order, as if sent one by one."""
+    drawn = [purchase_draw() for _ in range(rng.randint(2, 8))]
+    expected = []
+    for pid, e, provider, category, amount in drawn:
+        result = predict_spend(e, category, amount, Y.year)
+        expected.append(result)
+        if result == "WELFARE_RESULT_OK":
+            purchase_apply(pid, e, provider, category, amount, False)
+
+    def fill(r):
+        for pid, e, provider, category, amount in drawn:
+            one = r.purchases.add()
+            one.id.CopyFrom(u128(pid))
+            one.employee_id.CopyFrom(u128(e))
+            one.provider_id.CopyFrom(u128(provider))
+            one.category = category
+            one.amount = amount
+    answer = Y.call("welfare_purchases", fill)
+    got = [result_name(x) for x in answer.results]
+    for name in got:
+        Y.results[name] = Y.results.get(name, 0) + 1
+    ic.check_eq(got, expected, "batch of purchases")
+
+
+def do_purchase(hold):
+    pid, e, provider, category, amount = purchase_draw()
+    expected = predict_spend(e, category, amount, Y.year)
+
+    def fill(r):
+        r.id.CopyFrom(u128(pid))
+        r.employee_id.CopyFrom(u128(e))
+        r.provider_id.CopyFrom(u128(provider))
+        r.category = category
+        r.amount = amount
+        r.hold_timeout_s = 3600 if hold else 0
+    Y.expect("welfare_purchase", fill, expected, "purchase")
+    if expected == "WELFARE_RESULT_OK":
+        purchase_apply(pid, e, provider, category, amount, hold)
 
 
 def capture_effects(pid, amount):
@@ -509,7 +552,7 @@ def do_offboard():
 
 
 def case_the_year():
-    actions = [(do_purchase, (False,), 55), (do_purchase, (True,), 10),
+    actions = [(do_purchase, (False,), 50), (do_purchase_batch, (), 5), (do_purchase, (True,), 10),
                (do_resolve_hold, (True,), 8), (do_resolve_hold, (False,), 4),
                (do_refund, (), 12), (do_reimbursement, (), 6), (do_payout, (), 3),
                (do_offboard, (), 1)]
@@ -661,6 +704,7 @@ CASES = [
     ("start a server", case_start),
     ("registry: 3 companies, 20 providers, 200 employees, plans", case_registry),
     ("fund and bulk grants (resent: nobody granted twice)", case_fund_and_grant),
+    ("an empty batch of purchases is refused", case_empty_purchase_batch),
     ("the year: purchases, holds, refunds, reimbursements, payouts, offboardings", case_the_year),
     ("year end: expired pots refused, sweeps per policy, final payouts", case_year_end_sweeps),
     ("funder statements match, employee rows paged, identity holds", case_funder_statements),
