@@ -78,9 +78,9 @@ static int bench_usage(void) {
            "  --keep           keep the data directory afterwards\n"
            "\nOver the protocol, against a running borsellinod (setup, bulk grant,\n"
            "purchases; no sweep, which needs the plan to end):\n"
-           "  --addr HOST:PORT the server (e.g. tools/dev bench-welfare-net starts one)\n"
+           "  --addr HOST:PORT the server (tools/dev bench-welfare starts one and runs this)\n"
            "  --connections N  connections, one thread each (default 4)\n"
-           "  --in-flight N    requests in flight per connection (default 64)\n"
+           "  --in-flight N    requests in flight per connection (default 4)\n"
            "  --batch N        purchases per request (default 1000; 1 sends single\n"
            "                   WelfarePurchase requests, more a WelfarePurchases batch)\n");
     return CLI_EXIT_OK;
@@ -116,7 +116,8 @@ static int bench_parse(int argc, char **argv, welfare_bench_t *bench) {
             bench->options.employees = number;
         } else if (strcmp(option, "--purchases") == 0 && is_number && number > 0) {
             bench->options.purchases = number;
-        } else if (strcmp(option, "--group") == 0 && is_number && number > 0 && number <= 100000) {
+        } else if (strcmp(option, "--group") == 0 && is_number && number > 0 &&
+                   number <= LEDGER_BATCH_EVENTS_MAX) {
             bench->options.group = (uint32_t)number;
         } else {
             fprintf(stderr, "borsellino bench-welfare: bad option %s %s (see --help)\n", option, value);
@@ -195,8 +196,7 @@ static int bench_grant(welfare_bench_t *bench) {
 static int bench_purchases(welfare_bench_t *bench) {
     uint64_t state = 0x9E3779B97F4A7C15ull;
     uint64_t refused = 0;
-    uint32_t group = bench->options.group < LEDGER_BATCH_EVENTS_MAX ? bench->options.group
-                                                                   : LEDGER_BATCH_EVENTS_MAX;
+    uint32_t group = bench->options.group; /* 1..LEDGER_BATCH_EVENTS_MAX (bench_parse) */
     welfare_purchase_t *purchases = calloc(group, sizeof(*purchases));
     uint32_t *results = calloc(group, sizeof(*results));
     if (purchases == NULL || results == NULL) return bench_fail(bench, "purchases", LEDGER_ERR_NO_MEMORY, 0);
@@ -266,7 +266,7 @@ static int bench_check(welfare_bench_t *bench) {
 }
 
 int cli_bench_welfare(int argc, char **argv) {
-    welfare_bench_t bench = {{".", NULL, 100000, 1000000, 8000, 4, 64, 1000, false}, 0, NULL};
+    welfare_bench_t bench = {{".", NULL, 100000, 1000000, 8000, 4, 4, 1000, false}, 0, NULL};
     int parsed = bench_parse(argc, argv, &bench);
     if (parsed < 0) return bench_usage();
     if (parsed) return parsed;
