@@ -719,6 +719,29 @@ typedef struct welfare_annual_statement {
 int welfare_annual_statement(ledger_t *ledger, ledger_u128_t employee_id,
                              uint32_t year, welfare_annual_statement_t *statement_out);
 
+/* The result of welfare_reconcile(). */
+typedef struct welfare_reconcile_report {
+    uint32_t funders_checked;
+    uint32_t providers_checked;
+    bool balanced;      /* every identity holds */
+    char message[256];  /* when not: the first entity whose sides differ */
+} welfare_reconcile_report_t;
+
+/*
+ * Checks the reconciliation identities over all time, for every funder and
+ * every provider, from one pass over the journal (the flows) and the
+ * current balances (the stocks):
+ *   funded = funds + Σ its employees' pots + spent − refunded + reimbursed
+ *            + forfeited (expired-back credit is in the funds, carried-over
+ *            credit in the pots);
+ *   sales − refunds − (fees − fees_returned) = payouts + payable.
+ * Works on read-only handles (borsellino audit verify). A directory without
+ * a welfare platform is balanced with nothing checked. Returns 0 (the
+ * report says whether the books reconcile), LEDGER_ERR_INVALID_ARGUMENT,
+ * LEDGER_ERR_NO_MEMORY, LEDGER_ERR_CORRUPT or an MDB_* code.
+ */
+int welfare_reconcile(ledger_t *ledger, welfare_reconcile_report_t *report_out);
+
 /* The fiscal year of an instant (ns since the epoch), Italian time. */
 uint32_t welfare_fiscal_year(uint64_t timestamp_ns);
 

@@ -290,6 +290,20 @@ static inline uint64_t posting_user_data_64(uint32_t category, uint32_t basis, u
            ((uint64_t)(year & 0xFFFF) << 16) | ((uint64_t)provider_number << 32);
 }
 
+/* ---- the journal, for statements and reconciliation (welfare_query.c) ---- */
+
+/* Is this journal record a welfare posting? */
+bool welfare_is_posting(const journal_record_t *record);
+/* Is this posting money spent (an immediate purchase or a capture), not a
+ * hold or its release? */
+bool welfare_posting_spends(const journal_record_t *record);
+
+typedef void (*welfare_journal_visit_fn)(void *context, const journal_record_t *record);
+/* Calls `visit` for every welfare posting with timestamp in [min, max]
+ * (0 = no bound), in journal order, in its own read transaction. */
+int welfare_journal_scan(ledger_t *ledger, uint64_t timestamp_min, uint64_t timestamp_max,
+                         welfare_journal_visit_fn visit, void *context);
+
 /* Balance helpers on the in-memory core account. */
 const account_slot_t *welfare_slot(const ledger_t *ledger, ledger_u128_t account_id);
 uint64_t welfare_available(const ledger_t *ledger, ledger_u128_t account_id);

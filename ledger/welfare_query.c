@@ -14,7 +14,7 @@
 #include "welfare_internal.h"
 #include "welfare_pots.h"
 
-static bool is_welfare_transfer(const journal_record_t *record) {
+bool welfare_is_posting(const journal_record_t *record) {
     return record->kind == RECORD_KIND_TRANSFER && record->ledger == WELFARE_LEDGER &&
            (uint32_t)(record->id.hi >> 32) == WELFARE_TRANSFER_ID_TAG;
 }
@@ -23,9 +23,7 @@ static uint32_t posting_category(uint64_t user_data_64) { return (uint32_t)(user
 static uint32_t posting_basis(uint64_t user_data_64) { return (uint32_t)((user_data_64 >> 8) & 0xFF); }
 static uint32_t posting_year(uint64_t user_data_64) { return (uint32_t)((user_data_64 >> 16) & 0xFFFF); }
 
-/* Is this posting money really spent (immediate purchase or capture), not
- * a hold or its release? */
-static bool posting_spends(const journal_record_t *record) {
+bool welfare_posting_spends(const journal_record_t *record) {
     return !(record->flags & (LEDGER_TRANSFER_PENDING | LEDGER_TRANSFER_VOID_PENDING));
 }
 
@@ -200,10 +198,8 @@ static int journal_first_at(ledger_t *ledger, MDB_txn *txn, uint64_t timestamp_m
     return 0;
 }
 
-typedef void (*journal_visit_fn)(void *context, const journal_record_t *record);
-
-static int journal_scan(ledger_t *ledger, uint64_t timestamp_min, uint64_t timestamp_max,
-                        journal_visit_fn visit, void *context) {
+int welfare_journal_scan(ledger_t *ledger, uint64_t timestamp_min, uint64_t timestamp_max,
+                         welfare_journal_visit_fn visit, void *context) {
     MDB_txn *txn = NULL;
     int error = ledger_read_begin(ledger, &txn);
     if (error) return error;
@@ -214,7 +210,7 @@ static int journal_scan(ledger_t *ledger, uint64_t timestamp_min, uint64_t times
         error = journal_read(ledger, txn, sequence, &record);
         if (error) break;
         if (timestamp_max != 0 && record.timestamp > timestamp_max) break;
-        if (is_welfare_transfer(&record)) visit(context, &record);
+        if (welfare_is_posting(&record)) visit(context, &record);
     }
     ledger_read_end(ledger, txn);
     return error;
@@ -236,7 +232,7 @@ static void funder_visit(void *context, const journal_record_t *record) {
     case WELFARE_POSTING_FUND: out->funded += amount; break;
     case WELFARE_POSTING_GRANT: out->granted += amount; break;
     case WELFARE_POSTING_PURCHASE:
-        if (posting_spends(record)) {
+        if (welfare_posting_spends(record)) {
             out->spent += amount;
             out->spent_by_category[posting_category(record->user_data_64)] += amount;
         }
@@ -374,7 +370,7 @@ int welfare_funder_statement(ledger_t *ledger, ledger_u128_t funder_id,
     if (error) return error;
     if (!found) return LEDGER_ERR_ACCOUNT_NOT_FOUND;
     funder_scan_t scan = {funder.number, statement_out};
-    error = journal_scan(ledger, timestamp_min, timestamp_max, funder_visit, &scan);
+    error = welfare_journal_scan(ledger, timestamp_min, timestamp_max, funder_visit, &scan);
     ledger_balance_t funds;
     if (!error) error = balance_end(ledger, funder.account_id, timestamp_max, &funds);
     if (error) return error;

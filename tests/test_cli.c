@@ -1133,6 +1133,9 @@ static void test_demo(void) {
     run = TOOL(NULL, "demo", "--data", server.data);
     CHECK_EXIT(run, 0);
     CHECK_CONTAINS(run->out, "0 operations applied, 43 already there");
+    run = TOOL(NULL, "audit", "verify", "--data", server.data);
+    CHECK_EXIT(run, 0);
+    CHECK_CONTAINS(run->out, "welfare     3 funders and 4 providers reconcile");
     server_start(&server);
     run = TOOL(&server, "welfare", "wallet", "--employee", "latteria-emp-01", "--json");
     CHECK_EXIT(run, 0);

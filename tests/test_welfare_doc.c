@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <lmdb.h>
+
 #include "ledger_fixture.h"
 #include "test.h"
 #include "welfare.h"
@@ -321,14 +323,82 @@ static void test_worked_example(void) {
         }
     }
     check_traceable(&f);
+    welfare_reconcile_report_t reconcile;
+    TEST_CHECK_EQ(welfare_reconcile(f.ledger, &reconcile), 0);
+    TEST_CHECK(reconcile.balanced);
+    TEST_CHECK_EQ(reconcile.funders_checked, 1);
+    TEST_CHECK_EQ(reconcile.providers_checked, 2);
     ledger_verify_report_t report;
     TEST_CHECK_EQ(ledger_verify(f.ledger, &report, NULL, NULL), 0);
+    fixture_close(&f);
+}
+
+/* welfare_reconcile: the example reconciles; then an employee record is
+ * rewritten on disk to name another funder, and the identities name the
+ * funder whose money no longer adds up. */
+static void test_reconcile_detects_a_moved_pot(void) {
+    fixture_t f;
+    fixture_open(&f, "welfare_reconcile");
+    f.now_ns = T_2026_03_01;
+    uint32_t result = 0;
+    welfare_funder_t a = {.id = id128(1), .kind = WELFARE_FUNDER_COMPANY};
+    welfare_funder_t b = {.id = id128(2), .kind = WELFARE_FUNDER_PUBLIC};
+    EXPECT_WELFARE_OK(welfare_create_funder(f.ledger, &a, &result));
+    EXPECT_WELFARE_OK(welfare_create_funder(f.ledger, &b, &result));
+    welfare_employee_t employee = {.id = id128(21), .funder_id = id128(1)};
+    EXPECT_WELFARE_OK(welfare_create_employee(f.ledger, &employee, &result));
+    welfare_plan_t plan = {.id = id128(100), .funder_id = id128(1), .valid_from = T_2026_START,
+                           .valid_until = T_2027_START, .categories = 1u << 7,
+                           .expiry_policy = WELFARE_EXPIRY_FORFEIT};
+    EXPECT_WELFARE_OK(welfare_create_plan(f.ledger, &plan, &result));
+    welfare_fund_t fund = {id128(1000), id128(1), 100000};
+    EXPECT_WELFARE_OK(welfare_fund(f.ledger, &fund, &result));
+    welfare_grant_entry_t grant = {id128(21), 30000};
+    uint32_t results[1];
+    TEST_CHECK_EQ(welfare_grant(f.ledger, id128(1001), id128(100), &grant, 1, results), 0);
+    welfare_reconcile_report_t report;
+    TEST_CHECK_EQ(welfare_reconcile(f.ledger, &report), 0);
+    TEST_CHECK(report.balanced);
+    TEST_CHECK_EQ(report.funders_checked, 2);
+    fixture_shut(&f);
+
+    /* The employee record ('E' + id, big-endian) holds, after its version
+     * byte and funder id, the funder number (u32 little-endian). */
+    MDB_env *env = NULL;
+    MDB_txn *txn = NULL;
+    MDB_dbi dbi;
+    TEST_REQUIRE(mdb_env_create(&env) == 0);
+    mdb_env_set_maxdbs(env, 16);
+    TEST_REQUIRE(mdb_env_open(env, f.path, 0, 0600) == 0);
+    TEST_REQUIRE(mdb_txn_begin(env, NULL, 0, &txn) == 0);
+    TEST_REQUIRE(mdb_dbi_open(txn, "welfare", 0, &dbi) == 0);
+    uint8_t key_bytes[17] = {'E'};
+    key_bytes[16] = 21;
+    MDB_val key = {sizeof key_bytes, key_bytes};
+    MDB_val data;
+    TEST_REQUIRE(mdb_get(txn, dbi, &key, &data) == 0);
+    uint8_t value[512];
+    TEST_REQUIRE(data.mv_size <= sizeof value && data.mv_size > 21);
+    memcpy(value, data.mv_data, data.mv_size);
+    TEST_CHECK_EQ(value[17], 1); /* funder number 1 */
+    value[17] = 2;
+    MDB_val changed = {data.mv_size, value};
+    TEST_REQUIRE(mdb_put(txn, dbi, &key, &changed, 0) == 0);
+    TEST_REQUIRE(mdb_txn_commit(txn) == 0);
+    mdb_env_close(env);
+
+    fixture_reopen(&f);
+    TEST_CHECK_EQ(welfare_reconcile(f.ledger, &report), 0);
+    TEST_CHECK(!report.balanced);
+    TEST_CHECK(strstr(report.message, "funder number 1: funded 100000 cents, accounted for 70000") != NULL);
+    printf("# %s\n", report.message);
     fixture_close(&f);
 }
 
 int main(int argc, char **argv) {
     static const test_case_t cases[] = {
         {"worked_example", test_worked_example},
+        {"reconcile_detects_a_moved_pot", test_reconcile_detects_a_moved_pot},
     };
     return test_main(argc, argv, cases, (int)(sizeof cases / sizeof cases[0]));
 }

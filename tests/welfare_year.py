@@ -662,7 +662,7 @@ def case_funder_statements():
         for e, st in members.items():
             ic.check_eq(rows[e], (st["next_pot"], 0), "remaining credit of an employee")
         # The auditors' identity.
-        ic.check_eq(s.funds_balance + s.pots_balance + s.held + s.spent - s.refunded +
+        ic.check_eq(s.funds_balance + s.pots_balance + s.spent - s.refunded +
                     s.reimbursed + s.forfeited, s.funded, "funded = where it went")
 
 

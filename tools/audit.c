@@ -2,8 +2,9 @@
  * audit.c — `borsellino audit verify`: checks a data directory from
  * scratch with ledger_verify() (every checksum, sequence and hash-chain
  * link of the journal; balances recomputed from the events; Σ debits =
- * Σ credits per ledger; the checkpoint table) and says whether the books
- * hold.
+ * Σ credits per ledger; the checkpoint table), then the welfare
+ * reconciliation identities with welfare_reconcile(), and says whether the
+ * books hold.
  *
  * The directory is opened read-only (ledger_options_t.read_only): nothing
  * is created, formatted, checkpointed or "repaired", and it is safe while a
@@ -28,6 +29,7 @@
 
 #include "cli.h"
 #include "ledger.h"
+#include "welfare.h"
 
 /* Width of the progress bar, in characters. */
 enum { AUDIT_PROGRESS_BAR_WIDTH = 40 };
@@ -43,13 +45,17 @@ static const char audit_help[] =
     "Verifies a data directory from scratch, trusting nothing cached: every\n"
     "journal record's checksum and sequence, the SHA-256 hash chain, every\n"
     "account's balances recomputed from the events, debits = credits per\n"
-    "ledger, and the checkpoint table. Opens the directory read-only: it\n"
-    "never writes or repairs anything, and is safe while borsellinod runs on\n"
-    "the same directory (it checks the journal as of the moment it opens).\n"
+    "ledger, the checkpoint table, and the welfare reconciliation identities\n"
+    "(per funder: funded = funds + pots + spent - refunded + reimbursed +\n"
+    "forfeited; per provider: sales - refunds - net fees = payouts + payable).\n"
+    "Opens the directory read-only: it never writes or repairs anything,\n"
+    "and is safe while borsellinod runs on the same directory (it checks\n"
+    "the journal as of the moment it opens).\n"
     "\n"
     "  --data DIR   data directory (default: ./" CLI_DATA_PATH_DEFAULT ")\n"
     "  --json       one JSON object on stdout: {\"ok\": true, \"records\": N,\n"
-    "               \"accounts\": N, \"ledgers\": N, \"chain_head\": HEX} or\n"
+    "               \"accounts\": N, \"ledgers\": N, \"chain_head\": HEX,\n"
+    "               \"welfare_funders\": N, \"welfare_providers\": N} or\n"
     "               {\"ok\": false, \"error\": NAME, \"first_bad_sequence\": N,\n"
     "               \"message\": TEXT}\n"
     "\n"
@@ -139,15 +145,18 @@ static int audit_fail(const audit_options_t *options, int error, uint64_t first_
 }
 
 static void audit_print_ok(const audit_options_t *options, const ledger_verify_report_t *report,
-                           const ledger_stats_t *stats) {
+                           const ledger_stats_t *stats,
+                           const welfare_reconcile_report_t *reconcile) {
     char head[AUDIT_HASH_TEXT_SIZE];
     audit_hash_text(stats->chain_head, head);
     if (options->json) {
         printf("{\"ok\": true, \"records\": %" PRIu64 ", \"accounts\": %" PRIu64
                ", \"ledgers\": %" PRIu64 ", \"journal_sequence\": %" PRIu64
-               ", \"chain_head\": \"%s\"}\n",
+               ", \"chain_head\": \"%s\", \"welfare_funders\": %u"
+               ", \"welfare_providers\": %u}\n",
                report->records_checked, report->accounts_checked, report->ledgers_checked,
-               stats->journal_sequence, head);
+               stats->journal_sequence, head, reconcile->funders_checked,
+               reconcile->providers_checked);
         return;
     }
     printf("books hold: %s\n", options->data_path);
@@ -156,6 +165,8 @@ static void audit_print_ok(const audit_options_t *options, const ledger_verify_r
     printf("  accounts    %" PRIu64 "\n", report->accounts_checked);
     printf("  ledgers     %" PRIu64 "\n", report->ledgers_checked);
     printf("  chain head  %s\n", head);
+    printf("  welfare     %u funders and %u providers reconcile\n", reconcile->funders_checked,
+           reconcile->providers_checked);
 }
 
 /* Opens read-only, verifies, closes. */
@@ -184,15 +195,23 @@ static int audit_verify_run(const audit_options_t *options) {
     ledger_stats_t stats;
     memset(&stats, 0, sizeof stats);
     int stats_error = error == 0 ? ledger_stats(ledger, &stats) : 0;
+    welfare_reconcile_report_t reconcile;
+    memset(&reconcile, 0, sizeof reconcile);
+    int reconcile_error = error == 0 && stats_error == 0 ? welfare_reconcile(ledger, &reconcile) : 0;
     (void)ledger_close(ledger);
     if (error == LEDGER_ERR_VERIFY_FAILED) {
         return audit_fail(options, error, report.first_bad_sequence, report.message);
     }
-    if (error == 0) error = stats_error;
+    if (error == 0) error = stats_error ? stats_error : reconcile_error;
     if (error != 0) {
         return audit_fail(options, error, report.first_bad_sequence, ledger_strerror(error));
     }
-    audit_print_ok(options, &report, &stats);
+    if (!reconcile.balanced) {
+        char message[320];
+        snprintf(message, sizeof message, "welfare books do not reconcile: %s", reconcile.message);
+        return audit_fail(options, LEDGER_ERR_VERIFY_FAILED, 0, message);
+    }
+    audit_print_ok(options, &report, &stats, &reconcile);
     return CLI_EXIT_OK;
 }
 
