@@ -42,6 +42,11 @@ static const char usage[] =
     "  --group-events-max N    events per group commit (default 65536)\n"
     "  --shutdown-timeout-ms MS  on SIGTERM, wait at most this long for clients\n"
     "                          to read their last answers (default 10000)\n"
+    "  --config FILE           read options from FILE first: one `key = value` per\n"
+    "                          line, the keys are the options above without\n"
+    "                          their dashes (data = /srv/borsellino,\n"
+    "                          insecure-plaintext = true), '#' starts a comment;\n"
+    "                          options on the command line win\n"
     "  --help                  this text\n"
     "\n"
     "Logs: one line per event on stderr, key=value. SIGINT/SIGTERM: stop\n"
@@ -74,59 +79,156 @@ static bool address_is_loopback(const char *address) {
     return strncmp(address, "127.", 4) == 0 || strncmp(address, "[::1]:", 6) == 0;
 }
 
+/* Option values while they are read: defaults, then the config file,
+ * then the command line, each overriding the one before. */
+typedef struct options {
+    uint64_t connections, in_flight, frame, batch, queue, idle, group, shutdown;
+    bool insecure;
+} options_t;
+
+/* Limits of a config file: its size, a line's length, and the room for
+ * "FILE:LINE: " in messages. */
+enum { CONFIG_SIZE_MAX = 64 * 1024, CONFIG_LINE_MAX = 1024, PATH_MAX_TEXT = 4200 };
+
+/* Applies option `name` (with its dashes) = `value` (NULL when missing).
+ * `where` is "" on the command line, "FILE:LINE: " in a config file.
+ * Returns 1 when the option takes a value (used), 0 for a flag, -1 for an
+ * unknown option, -2 for a bad or missing value; messages on stderr. */
+static int option_apply(options_t *options, server_config_t *config, const char *name,
+                        const char *value, const char *where) {
+    flag_u64_t flags[] = {
+        {"--connections-max", 1, 1000000, &options->connections},
+        {"--in-flight-max", 1, 65536, &options->in_flight},
+        {"--frame-size-max", 1024, FRAME_BODY_SIZE_MAX_LIMIT, &options->frame},
+        {"--batch-events-max", 1, LEDGER_BATCH_EVENTS_MAX, &options->batch},
+        {"--queue-depth-max", 1, 1000000, &options->queue},
+        {"--idle-timeout-ms", 0, 86400000ull * 365, &options->idle},
+        {"--group-events-max", 1, 1000000, &options->group},
+        {"--shutdown-timeout-ms", 0, 3600000, &options->shutdown},
+    };
+    if (strcmp(name, "--insecure-plaintext") == 0) {
+        if (where[0] == '\0' || strcmp(value ? value : "", "true") == 0) {
+            options->insecure = true;
+        } else if (strcmp(value ? value : "", "false") == 0) {
+            options->insecure = false;
+        } else {
+            fprintf(stderr, "borsellinod: %sinsecure-plaintext must be true or false\n", where);
+            return -2;
+        }
+        return where[0] == '\0' ? 0 : 1;
+    }
+    bool known = strcmp(name, "--data") == 0 || strcmp(name, "--listen") == 0;
+    for (size_t f = 0; f < sizeof(flags) / sizeof(flags[0]) && !known; f++) {
+        known = strcmp(name, flags[f].name) == 0;
+    }
+    if (!known) {
+        fprintf(stderr, "borsellinod: %sunknown %s %s (see --help)\n", where,
+                where[0] ? "key" : "option", where[0] ? name + 2 : name);
+        return -1;
+    }
+    if (value == NULL || value[0] == '\0') {
+        fprintf(stderr, "borsellinod: %s%s needs a value (see --help)\n", where, name);
+        return -2;
+    }
+    if (strcmp(name, "--data") == 0) config->data_path = value;
+    if (strcmp(name, "--listen") == 0) config->listen_address = value;
+    for (size_t f = 0; f < sizeof(flags) / sizeof(flags[0]); f++) {
+        if (strcmp(name, flags[f].name) != 0) continue;
+        char flag[96];
+        snprintf(flag, sizeof(flag), "%s%s", where, flags[f].name);
+        if (parse_u64(flag, value, flags[f].minimum, flags[f].maximum, flags[f].value)) return -2;
+    }
+    return 1;
+}
+
+static char *trim(char *text) {
+    while (*text == ' ' || *text == '\t') text++;
+    size_t length = strlen(text);
+    while (length > 0 && (text[length - 1] == ' ' || text[length - 1] == '\t' ||
+                          text[length - 1] == '\r')) {
+        text[--length] = '\0';
+    }
+    return text;
+}
+
+/* Reads `key = value` lines from `path`. The file's text stays allocated
+ * for the life of the process (config points into it). Returns 0 or 2. */
+static int config_file_apply(const char *path, options_t *options, server_config_t *config) {
+    FILE *file = fopen(path, "r");
+    if (file == NULL) {
+        fprintf(stderr, "borsellinod: cannot read the config file %s: %s\n", path, strerror(errno));
+        return 2;
+    }
+    static char text[CONFIG_SIZE_MAX + 1];
+    size_t size = fread(text, 1, CONFIG_SIZE_MAX + 1, file);
+    fclose(file);
+    if (size > CONFIG_SIZE_MAX) {
+        fprintf(stderr, "borsellinod: %s: larger than %d bytes\n", path, CONFIG_SIZE_MAX);
+        return 2;
+    }
+    text[size] = '\0';
+    char *line = text;
+    for (int number = 1; line != NULL && *line != '\0'; number++) {
+        char *next = strchr(line, '\n');
+        if (next != NULL) *next++ = '\0';
+        char *comment = strchr(line, '#');
+        if (comment != NULL) *comment = '\0';
+        char *content = trim(line);
+        line = next;
+        if (*content == '\0') continue;
+        char where[PATH_MAX_TEXT];
+        snprintf(where, sizeof(where), "%s:%d: ", path, number);
+        char *equals = strchr(content, '=');
+        if (equals == NULL || strlen(content) > CONFIG_LINE_MAX) {
+            fprintf(stderr, "borsellinod: %sexpected `key = value`\n", where);
+            return 2;
+        }
+        *equals = '\0';
+        char name[128];
+        snprintf(name, sizeof(name), "--%s", trim(content));
+        if (option_apply(options, config, name, trim(equals + 1), where) < 0) return 2;
+    }
+    return 0;
+}
+
 /* Returns -1 to go on, or an exit code. */
 static int parse_arguments(int argc, char **argv, server_config_t *config, bool *insecure) {
-    uint64_t connections = 1024, in_flight = 256, frame = FRAME_BODY_SIZE_MAX_DEFAULT,
-             batch = LEDGER_BATCH_EVENTS_MAX, queue = 8192, idle = 300000, group = 65536,
-             shutdown = 10000;
-    flag_u64_t flags[] = {
-        {"--connections-max", 1, 1000000, &connections},
-        {"--in-flight-max", 1, 65536, &in_flight},
-        {"--frame-size-max", 1024, FRAME_BODY_SIZE_MAX_LIMIT, &frame},
-        {"--batch-events-max", 1, LEDGER_BATCH_EVENTS_MAX, &batch},
-        {"--queue-depth-max", 1, 1000000, &queue},
-        {"--idle-timeout-ms", 0, 86400000ull * 365, &idle},
-        {"--group-events-max", 1, 1000000, &group},
-        {"--shutdown-timeout-ms", 0, 3600000, &shutdown},
-    };
+    options_t options = {1024, 256, FRAME_BODY_SIZE_MAX_DEFAULT, LEDGER_BATCH_EVENTS_MAX,
+                         8192, 300000, 65536, 10000, false};
     for (int i = 1; i < argc; i++) {
-        const char *next = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             fputs(usage, stdout);
             return 0;
         }
-        if (strcmp(argv[i], "--insecure-plaintext") == 0) { *insecure = true; continue; }
-        bool takes_path = strcmp(argv[i], "--data") == 0 || strcmp(argv[i], "--listen") == 0;
-        if (takes_path && next == NULL) {
-            fprintf(stderr, "borsellinod: %s needs a value (see --help)\n", argv[i]);
-            return 2;
-        }
-        if (strcmp(argv[i], "--data") == 0) { config->data_path = next; i++; continue; }
-        if (strcmp(argv[i], "--listen") == 0) { config->listen_address = next; i++; continue; }
-        bool known = false;
-        for (size_t f = 0; f < sizeof(flags) / sizeof(flags[0]) && !known; f++) {
-            if (strcmp(argv[i], flags[f].name) != 0) continue;
-            known = true;
-            if (next == NULL) {
-                fprintf(stderr, "borsellinod: %s needs a value\n", argv[i]);
-                return 2;
-            }
-            if (parse_u64(argv[i], next, flags[f].minimum, flags[f].maximum, flags[f].value)) return 2;
-            i++;
-        }
-        if (!known) {
-            fprintf(stderr, "borsellinod: unknown option %s (see --help)\n", argv[i]);
-            return 2;
-        }
     }
-    config->connections_max = (uint32_t)connections;
-    config->in_flight_max = (uint32_t)in_flight;
-    config->frame_size_max = (uint32_t)frame;
-    config->batch_events_max = (uint32_t)batch;
-    config->queue_depth_max = (uint32_t)queue;
-    config->idle_timeout_ms = idle;
-    config->group_events_max = (uint32_t)group;
-    config->shutdown_timeout_ms = shutdown;
+    /* The config file first, so that the command line wins. */
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--config") != 0) continue;
+        if (i + 1 >= argc) {
+            fprintf(stderr, "borsellinod: --config needs a file (see --help)\n");
+            return 2;
+        }
+        if (config_file_apply(argv[i + 1], &options, config) != 0) return 2;
+    }
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--config") == 0) {
+            i++;
+            continue;
+        }
+        const char *next = i + 1 < argc ? argv[i + 1] : NULL;
+        int used = option_apply(&options, config, argv[i], next, "");
+        if (used < 0) return 2;
+        i += used;
+    }
+    *insecure = options.insecure;
+    config->connections_max = (uint32_t)options.connections;
+    config->in_flight_max = (uint32_t)options.in_flight;
+    config->frame_size_max = (uint32_t)options.frame;
+    config->batch_events_max = (uint32_t)options.batch;
+    config->queue_depth_max = (uint32_t)options.queue;
+    config->idle_timeout_ms = options.idle;
+    config->group_events_max = (uint32_t)options.group;
+    config->shutdown_timeout_ms = options.shutdown;
     return -1;
 }
 

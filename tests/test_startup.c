@@ -371,6 +371,68 @@ static void test_healthy(void) {
     fixture_close(&f);
 }
 
+/* --config FILE: `key = value` lines with the options' names; the command
+ * line wins; a bad line stops startup naming FILE:LINE. */
+static void config_write(const char *path, const char *text) {
+    FILE *file = fopen(path, "w");
+    TEST_REQUIRE(file != NULL);
+    fputs(text, file);
+    fclose(file);
+}
+
+static void test_config_file(void) {
+    fixture_t f;
+    ledger_build(&f);
+    char config_path[PATH_MAX + 32], log_path[PATH_MAX + 32], text[PATH_MAX + 256];
+    snprintf(config_path, sizeof config_path, "%s.conf", f.path);
+    snprintf(log_path, sizeof log_path, "%s.server.log", f.path);
+    static run_result_t result;
+    /* The file names the data and a non-loopback address (refused without
+     * TLS); the command line's --listen wins, so the server starts. */
+    snprintf(text, sizeof text,
+             "# borsellinod configuration\n"
+             "data = %s\n"
+             "listen = 10.0.0.1:7450   # overridden below\n"
+             "idle-timeout-ms = 60000\n"
+             "insecure-plaintext = false\n", f.path);
+    config_write(config_path, text);
+    char *start[] = {(char *)binary("BORSELLINOD"), "--config", config_path, "--listen",
+                     "127.0.0.1:0", NULL};
+    pid_t pid = spawn(start, log_path);
+    bool gone = wait_for(pid, log_path, "event=listening", STARTUP_LISTEN_TIMEOUT_MS, &result);
+    TEST_CHECK(!gone);
+    TEST_CHECK(strstr(result.log, "event=listening address=127.0.0.1:") != NULL);
+    if (!gone) {
+        kill(pid, SIGTERM);
+        gone = wait_for(pid, log_path, NULL, STARTUP_EXIT_TIMEOUT_MS, &result);
+        if (!gone) kill_and_reap(pid);
+        TEST_CHECK_EQ(result.exit_code, 0);
+    }
+    /* Without the override, the file's address is refused. */
+    char *file_only[] = {(char *)binary("BORSELLINOD"), "--config", config_path, NULL};
+    pid = spawn(file_only, log_path);
+    TEST_CHECK(wait_for(pid, log_path, NULL, STARTUP_EXIT_TIMEOUT_MS, &result));
+    TEST_CHECK_EQ(result.exit_code, 2);
+    TEST_CHECK(strstr(result.log, "refusing to listen on 10.0.0.1:7450") != NULL);
+    /* A bad key and a bad value name their line; nothing starts. */
+    const char *bad[][2] = {{"listen = 127.0.0.1:0\nconnection-max = 5\n", ":2: unknown key connection-max"},
+                            {"in-flight-max = many\n", ":1: --in-flight-max must be a number"},
+                            {"data\n", ":1: expected `key = value`"}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        config_write(config_path, bad[i][0]);
+        pid = spawn(file_only, log_path);
+        TEST_CHECK(wait_for(pid, log_path, NULL, STARTUP_EXIT_TIMEOUT_MS, &result));
+        TEST_CHECK_EQ(result.exit_code, 2);
+        TEST_CHECK(strstr(result.log, bad[i][1]) != NULL);
+        TEST_CHECK(strstr(result.log, config_path) != NULL);
+        TEST_CHECK(strstr(result.log, "event=listening") == NULL);
+    }
+    if (test_failures_in_case != 0) log_print("borsellinod", result.log);
+    unlink(log_path);
+    unlink(config_path);
+    fixture_close(&f);
+}
+
 static void test_format_newer(void) {
     fixture_t f;
     ledger_build(&f);
@@ -409,6 +471,7 @@ static void test_truncated(void) {
 
 int main(int argc, char **argv) {
     static const test_case_t cases[] = {
+        {"config_file", test_config_file},
         {"healthy", test_healthy},
         {"format_newer", test_format_newer},
         {"bad_checksum", test_bad_checksum},
