@@ -222,6 +222,18 @@ typedef int (*store_visit_fn)(void *context, welfare_codec_t *key_rest,
 int store_scan(ledger_t *ledger, MDB_txn *txn, const welfare_key_t *prefix,
                store_visit_fn visit, void *context);
 
+/* The ids that follow `type` + `id` in the keys under that prefix (the
+ * employees of a plan 'X' or of a funder 'M', the holds of an employee
+ * 'W'), in key order. The caller frees the list with store_ids_free(). */
+typedef struct store_ids {
+    ledger_u128_t *ids;
+    uint32_t count;
+    uint32_t capacity;
+} store_ids_t;
+int store_ids_under(ledger_t *ledger, MDB_txn *txn, char type, ledger_u128_t id,
+                    store_ids_t *list_out);
+void store_ids_free(store_ids_t *list);
+
 /* ---- operations (welfare_run.c) ---- */
 
 /* An operation body: runs inside a chain (ledger->txn is the chain's),
@@ -344,6 +356,14 @@ typedef int (*welfare_entry_fn)(ledger_t *ledger, void *context, uint32_t index,
 /* Runs `count` entries in one group (welfare_run's rules, per entry). */
 int welfare_run_entries(ledger_t *ledger, welfare_entry_fn body, void *context,
                         uint32_t count, uint32_t *results_out);
+
+/* The one driver behind the runners: joins or opens the write group (and
+ * runs it again after map growth), reads the clock, ensures the platform,
+ * voids due holds (their count into *expired_out, which may be NULL), then
+ * runs `count` entries, each in its own chain when `chained`, else
+ * directly (welfare_run_direct's rule). count may be 0. */
+int welfare_run_group(ledger_t *ledger, welfare_entry_fn body, void *context, uint32_t count,
+                      uint32_t *results_out, bool chained, uint32_t *expired_out);
 
 /* welfare_run_direct for `count` entries in one group (welfare_purchases). */
 int welfare_run_direct_entries(ledger_t *ledger, welfare_entry_fn body, void *context,

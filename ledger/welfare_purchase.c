@@ -551,21 +551,8 @@ int welfare_expire_due(ledger_t *ledger, uint32_t *expired_count_out) {
 }
 
 int welfare_expire_holds(ledger_t *ledger, uint32_t *expired_count_out) {
-    if (ledger == NULL || ledger->options.read_only) return LEDGER_ERR_INVALID_ARGUMENT;
     uint32_t expired = 0;
-    bool retry = false;
-    int error = 0;
-    do {
-        bool auto_group = false;
-        expired = 0;
-        error = ledger_write_auto_begin(ledger, &auto_group);
-        if (error) return error;
-        ledger->now = ledger->options.clock(ledger->options.clock_context);
-        error = welfare_platform_ensure_in_group(ledger);
-        if (!error) error = welfare_expire_due(ledger, &expired);
-        error = ledger_write_auto_end(ledger, auto_group, error);
-        error = ledger_write_settle(ledger, auto_group, error, &retry);
-    } while (retry);
+    int error = welfare_run_group(ledger, NULL, NULL, 0, NULL, false, &expired);
     if (expired_count_out != NULL) *expired_count_out = error == 0 ? expired : 0;
     return error;
 }

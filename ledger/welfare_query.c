@@ -258,62 +258,33 @@ static int balance_end(ledger_t *ledger, ledger_u128_t account_id, uint64_t time
     return ledger_account_balance_at(ledger, account_id, timestamp_max, balance_out);
 }
 
-typedef struct id_list {
-    ledger_u128_t *ids;
-    uint32_t count;
-    uint32_t capacity;
-} id_list_t;
-
-static int id_visit(void *context, welfare_codec_t *key_rest, welfare_codec_t *value) {
-    (void)value;
-    id_list_t *list = context;
-    if (list->count == list->capacity) {
-        uint32_t capacity = list->capacity == 0 ? 256 : list->capacity * 2;
-        ledger_u128_t *ids = realloc(list->ids, (size_t)capacity * sizeof(*ids));
-        if (ids == NULL) return LEDGER_ERR_NO_MEMORY;
-        list->ids = ids;
-        list->capacity = capacity;
-    }
-    list->ids[list->count++] = codec_get_u128_be(key_rest);
-    return 0;
-}
-
-/* Reads every key under `prefix` (type + id) into `list`. */
-static int ids_under(ledger_t *ledger, char type, ledger_u128_t id, id_list_t *list) {
+/* Every key under `type` + `id`, in a read transaction of its own. */
+static int ids_under(ledger_t *ledger, char type, ledger_u128_t id, store_ids_t *list) {
     MDB_txn *txn = NULL;
     int error = ledger_read_begin(ledger, &txn);
     if (error) return error;
-    welfare_key_t prefix;
-    key_begin(&prefix, type);
-    codec_put_u128_be(&prefix.codec, id);
-    error = store_scan(ledger, txn, &prefix, id_visit, list);
+    error = store_ids_under(ledger, txn, type, id, list);
     ledger_read_end(ledger, txn);
     return error;
 }
 
-/* One employee's pots at the end of the period. */
+/* One employee's pots (from its record) at the end of the period. */
 static int employee_end(ledger_t *ledger, ledger_u128_t employee_id, uint64_t timestamp_max,
                         welfare_employee_balance_t *row) {
-    id_list_t plans = {NULL, 0, 0};
-    int error = ids_under(ledger, 'T', employee_id, &plans);
     MDB_txn *txn = NULL;
-    uint64_t numbers[WELFARE_POTS_PER_EMPLOYEE_MAX];
-    uint32_t count = 0;
-    if (!error) error = ledger_read_begin(ledger, &txn);
-    for (uint32_t i = 0; !error && i < plans.count && count < WELFARE_POTS_PER_EMPLOYEE_MAX; i++) {
-        pot_record_t pot;
-        bool found = false;
-        error = store_pot_get(ledger, txn, employee_id, plans.ids[i], &pot, &found);
-        if (!error && found) numbers[count++] = pot.number;
-    }
-    if (txn != NULL) ledger_read_end(ledger, txn);
-    free(plans.ids);
+    employee_record_t employee;
+    bool found = false;
+    int error = ledger_read_begin(ledger, &txn);
+    if (error) return error;
+    error = store_employee_get(ledger, txn, employee_id, &employee, &found);
+    ledger_read_end(ledger, txn);
+    if (!error && !found) error = LEDGER_ERR_CORRUPT; /* the funder's index names it */
     row->employee_id = employee_id;
     row->balance = 0;
     row->held = 0;
-    for (uint32_t i = 0; i < count && !error; i++) {
+    for (uint32_t i = 0; !error && i < employee.pots_count; i++) {
         ledger_balance_t balance;
-        error = balance_end(ledger, welfare_account_id(WELFARE_ACCOUNT_POT, numbers[i]),
+        error = balance_end(ledger, welfare_account_id(WELFARE_ACCOUNT_POT, employee.pots[i].pot_number),
                             timestamp_max, &balance);
         row->balance += balance.credits_posted - balance.debits_posted;
         row->held += balance.debits_pending;
@@ -330,7 +301,7 @@ static int funder_employees(ledger_t *ledger, ledger_u128_t funder_id, uint64_t 
                             welfare_funder_statement_t *out, ledger_u128_t after,
                             welfare_employee_balance_t *rows, uint32_t capacity,
                             uint32_t *rows_count, bool *more) {
-    id_list_t employees = {NULL, 0, 0};
+    store_ids_t employees;
     int error = ids_under(ledger, 'M', funder_id, &employees);
     for (uint32_t i = 0; i < employees.count && !error; i++) {
         welfare_employee_balance_t row;
@@ -346,7 +317,7 @@ static int funder_employees(ledger_t *ledger, ledger_u128_t funder_id, uint64_t 
             *more = true;
         }
     }
-    free(employees.ids);
+    store_ids_free(&employees);
     return error;
 }
 

@@ -206,34 +206,6 @@ static int run_entry(ledger_t *ledger, welfare_entry_fn body, void *context,
     return ledger_chain_commit(ledger);
 }
 
-static int run_in_group(ledger_t *ledger, welfare_entry_fn body, void *context,
-                        uint32_t count, uint32_t *results_out) {
-    int error = welfare_platform_ensure_in_group(ledger);
-    if (!error) error = welfare_expire_due(ledger, NULL);
-    for (uint32_t i = 0; i < count && !error; i++) {
-        error = run_entry(ledger, body, context, i, &results_out[i]);
-    }
-    return error;
-}
-
-int welfare_run_entries(ledger_t *ledger, welfare_entry_fn body, void *context,
-                        uint32_t count, uint32_t *results_out) {
-    if (ledger == NULL || results_out == NULL) return LEDGER_ERR_INVALID_ARGUMENT;
-    if (ledger->options.read_only) return LEDGER_ERR_INVALID_ARGUMENT;
-    bool retry = false;
-    int error = 0;
-    do {
-        bool auto_group = false;
-        error = ledger_write_auto_begin(ledger, &auto_group);
-        if (error) return error;
-        ledger->now = ledger->options.clock(ledger->options.clock_context);
-        error = run_in_group(ledger, body, context, count, results_out);
-        error = ledger_write_auto_end(ledger, auto_group, error);
-        error = ledger_write_settle(ledger, auto_group, error, &retry);
-    } while (retry);
-    return error;
-}
-
 /* One entry without a chain: a refusal after a write fails the group. */
 static int direct_entry(ledger_t *ledger, welfare_entry_fn body, void *context, uint32_t index,
                         uint32_t *result_out) {
@@ -251,19 +223,22 @@ static int direct_entry(ledger_t *ledger, welfare_entry_fn body, void *context, 
     return error;
 }
 
-static int direct_in_group(ledger_t *ledger, welfare_entry_fn body, void *context,
-                           uint32_t count, uint32_t *results_out) {
+/* Inside the group: the platform, due holds, then the entries. */
+static int run_in_group(ledger_t *ledger, welfare_entry_fn body, void *context,
+                        uint32_t count, uint32_t *results_out, bool chained,
+                        uint32_t *expired_out) {
     int error = welfare_platform_ensure_in_group(ledger);
-    if (!error) error = welfare_expire_due(ledger, NULL);
+    if (!error) error = welfare_expire_due(ledger, expired_out);
     for (uint32_t i = 0; i < count && !error; i++) {
-        error = direct_entry(ledger, body, context, i, &results_out[i]);
+        error = chained ? run_entry(ledger, body, context, i, &results_out[i])
+                        : direct_entry(ledger, body, context, i, &results_out[i]);
     }
     return error;
 }
 
-int welfare_run_direct_entries(ledger_t *ledger, welfare_entry_fn body, void *context,
-                               uint32_t count, uint32_t *results_out) {
-    if (ledger == NULL || results_out == NULL) return LEDGER_ERR_INVALID_ARGUMENT;
+int welfare_run_group(ledger_t *ledger, welfare_entry_fn body, void *context, uint32_t count,
+                      uint32_t *results_out, bool chained, uint32_t *expired_out) {
+    if (ledger == NULL || (count > 0 && results_out == NULL)) return LEDGER_ERR_INVALID_ARGUMENT;
     if (ledger->options.read_only) return LEDGER_ERR_INVALID_ARGUMENT;
     bool retry = false;
     int error = 0;
@@ -272,11 +247,23 @@ int welfare_run_direct_entries(ledger_t *ledger, welfare_entry_fn body, void *co
         error = ledger_write_auto_begin(ledger, &auto_group);
         if (error) return error;
         ledger->now = ledger->options.clock(ledger->options.clock_context);
-        error = direct_in_group(ledger, body, context, count, results_out);
+        error = run_in_group(ledger, body, context, count, results_out, chained, expired_out);
         error = ledger_write_auto_end(ledger, auto_group, error);
         error = ledger_write_settle(ledger, auto_group, error, &retry);
     } while (retry);
     return error;
+}
+
+int welfare_run_entries(ledger_t *ledger, welfare_entry_fn body, void *context,
+                        uint32_t count, uint32_t *results_out) {
+    if (results_out == NULL) return LEDGER_ERR_INVALID_ARGUMENT;
+    return welfare_run_group(ledger, body, context, count, results_out, true, NULL);
+}
+
+int welfare_run_direct_entries(ledger_t *ledger, welfare_entry_fn body, void *context,
+                               uint32_t count, uint32_t *results_out) {
+    if (results_out == NULL) return LEDGER_ERR_INVALID_ARGUMENT;
+    return welfare_run_group(ledger, body, context, count, results_out, false, NULL);
 }
 
 /* welfare_run_direct: one entry whose body ignores the index. */

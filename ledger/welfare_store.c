@@ -7,6 +7,8 @@
  * Writes go to ledger->txn (the open chain or group); reads take the txn
  * they are given (NULL = ledger->txn, which must then be open).
  */
+#include <stdlib.h>
+
 #include "welfare_internal.h"
 
 /* ---- codec ---- */
@@ -253,6 +255,20 @@ int store_provider_put(ledger_t *ledger, ledger_u128_t id, const provider_record
     return raw_put(ledger, &key, &value);
 }
 
+/* Decodes an employee value (after its version byte); shared by the read
+ * and the prefetch, which must agree on the layout. */
+static void employee_decode(welfare_codec_t *codec, employee_record_t *out) {
+    out->funder_id = codec_get_u128(codec);
+    out->funder_number = codec_get_u32(codec);
+    out->pots_count = codec_get_u32(codec);
+    out->offboarded = codec_get_u8(codec) != 0;
+    if (out->pots_count > WELFARE_POTS_PER_EMPLOYEE_MAX) codec->failed = true;
+    for (uint32_t i = 0; i < out->pots_count && !codec->failed; i++) {
+        out->pots[i].plan_id = codec_get_u128(codec);
+        out->pots[i].pot_number = codec_get_u64(codec);
+    }
+}
+
 int store_employee_get(ledger_t *ledger, MDB_txn *txn, ledger_u128_t id,
                        employee_record_t *out, bool *found_out) {
     welfare_key_t key;
@@ -260,15 +276,7 @@ int store_employee_get(ledger_t *ledger, MDB_txn *txn, ledger_u128_t id,
     welfare_codec_t codec;
     int error = raw_get(ledger, txn, &key, &codec, found_out);
     if (error || !*found_out) return error;
-    out->funder_id = codec_get_u128(&codec);
-    out->funder_number = codec_get_u32(&codec);
-    out->pots_count = codec_get_u32(&codec);
-    out->offboarded = codec_get_u8(&codec) != 0;
-    if (out->pots_count > WELFARE_POTS_PER_EMPLOYEE_MAX) codec.failed = true;
-    for (uint32_t i = 0; i < out->pots_count && !codec.failed; i++) {
-        out->pots[i].plan_id = codec_get_u128(&codec);
-        out->pots[i].pot_number = codec_get_u64(&codec);
-    }
+    employee_decode(&codec, out);
     return decoded(ledger, &codec, 'E');
 }
 
@@ -302,17 +310,12 @@ void store_employee_prefetch(ledger_t *ledger, ledger_u128_t employee_id, int st
         size == 0) {
         return;
     }
-    welfare_codec_t codec = {(uint8_t *)bytes, size, 0, false};
+    welfare_codec_t codec = {(uint8_t *)bytes, size, 1, false}; /* past the version */
     employee_record_t employee;
-    codec_get_u8(&codec); /* version */
-    employee.funder_id = codec_get_u128(&codec);
-    employee.funder_number = codec_get_u32(&codec);
-    employee.pots_count = codec_get_u32(&codec);
-    codec_get_u8(&codec); /* offboarded */
-    for (uint32_t i = 0; i < employee.pots_count && i < WELFARE_POTS_PER_EMPLOYEE_MAX && !codec.failed; i++) {
-        codec_get_u128(&codec); /* plan */
-        uint64_t number = codec_get_u64(&codec);
-        accounts_prefetch_bucket(&ledger->accounts, welfare_account_id(WELFARE_ACCOUNT_POT, number));
+    employee_decode(&codec, &employee);
+    for (uint32_t i = 0; i < employee.pots_count && !codec.failed; i++) {
+        accounts_prefetch_bucket(&ledger->accounts,
+                                 welfare_account_id(WELFARE_ACCOUNT_POT, employee.pots[i].pot_number));
     }
 }
 
@@ -762,4 +765,34 @@ int store_scan(ledger_t *ledger, MDB_txn *txn, const welfare_key_t *prefix,
     }
     mdb_cursor_close(cursor);
     return error == MDB_NOTFOUND ? 0 : error;
+}
+
+static int ids_visit(void *context, welfare_codec_t *key_rest, welfare_codec_t *value) {
+    (void)value;
+    store_ids_t *list = context;
+    if (list->count == list->capacity) {
+        uint32_t capacity = list->capacity == 0 ? 256 : list->capacity * 2;
+        ledger_u128_t *ids = realloc(list->ids, (size_t)capacity * sizeof(*ids));
+        if (ids == NULL) return LEDGER_ERR_NO_MEMORY;
+        list->ids = ids;
+        list->capacity = capacity;
+    }
+    list->ids[list->count++] = codec_get_u128_be(key_rest);
+    return 0;
+}
+
+int store_ids_under(ledger_t *ledger, MDB_txn *txn, char type, ledger_u128_t id,
+                    store_ids_t *list_out) {
+    *list_out = (store_ids_t){NULL, 0, 0};
+    welfare_key_t prefix;
+    key_begin(&prefix, type);
+    codec_put_u128_be(&prefix.codec, id);
+    int error = store_scan(ledger, txn, &prefix, ids_visit, list_out);
+    if (error) store_ids_free(list_out);
+    return error;
+}
+
+void store_ids_free(store_ids_t *list) {
+    free(list->ids);
+    *list = (store_ids_t){NULL, 0, 0};
 }

@@ -113,26 +113,6 @@ int welfare_pot_settle(ledger_t *ledger, ledger_u128_t employee_id,
 
 /* ---- sweep ---- */
 
-typedef struct employee_list {
-    ledger_u128_t *ids;
-    uint32_t count;
-    uint32_t capacity;
-} employee_list_t;
-
-static int employee_visit(void *context, welfare_codec_t *key_rest, welfare_codec_t *value) {
-    (void)value;
-    employee_list_t *list = context;
-    if (list->count == list->capacity) {
-        uint32_t capacity = list->capacity == 0 ? 1024 : list->capacity * 2;
-        ledger_u128_t *ids = realloc(list->ids, (size_t)capacity * sizeof(*ids));
-        if (ids == NULL) return LEDGER_ERR_NO_MEMORY;
-        list->ids = ids;
-        list->capacity = capacity;
-    }
-    list->ids[list->count++] = codec_get_u128_be(key_rest);
-    return 0;
-}
-
 typedef struct sweep_request {
     ledger_u128_t id;
     ledger_u128_t subject_id; /* the plan, or the employee */
@@ -155,7 +135,7 @@ static int sweep_begin(ledger_t *ledger, sweep_request_t *request, uint32_t kind
 }
 
 static int sweep_pots(ledger_t *ledger, sweep_request_t *request, const welfare_plan_t *plan,
-                      const employee_list_t *employees, uint32_t *result_out) {
+                      const store_ids_t *employees, uint32_t *result_out) {
     for (uint32_t i = 0; i < employees->count; i++) {
         pot_record_t pot;
         bool found = false;
@@ -189,13 +169,10 @@ static int sweep_body(ledger_t *ledger, void *context, uint32_t *result_out) {
         *result_out = WELFARE_RESULT_PLAN_NOT_ENDED;
         return 0;
     }
-    employee_list_t employees = {NULL, 0, 0};
-    welfare_key_t prefix;
-    key_begin(&prefix, 'X');
-    codec_put_u128_be(&prefix.codec, plan.id);
-    error = store_scan(ledger, NULL, &prefix, employee_visit, &employees);
+    store_ids_t employees;
+    error = store_ids_under(ledger, NULL, 'X', plan.id, &employees);
     if (!error) error = sweep_pots(ledger, request, &plan, &employees, result_out);
-    free(employees.ids);
+    store_ids_free(&employees);
     if (error || *result_out != WELFARE_RESULT_OK) return error;
     return store_operation_put(ledger, request->id, digest);
 }
@@ -217,45 +194,57 @@ int welfare_sweep(ledger_t *ledger, ledger_u128_t id, ledger_u128_t plan_id,
 
 /* ---- offboarding ---- */
 
-typedef struct purchase_list {
-    ledger_u128_t ids[64];
-    uint32_t count;
-} purchase_list_t;
-
-static int hold_visit(void *context, welfare_codec_t *key_rest, welfare_codec_t *value) {
-    (void)value;
-    purchase_list_t *list = context;
-    if (list->count == sizeof(list->ids) / sizeof(list->ids[0])) return 1;
-    list->ids[list->count++] = codec_get_u128_be(key_rest);
-    return 0;
-}
-
-/* Voids every open hold of the employee (batches of 64 until none). */
+/* Voids every open hold of the employee. */
 static int offboard_holds(ledger_t *ledger, sweep_request_t *request, uint32_t *result_out) {
-    for (;;) {
-        purchase_list_t holds;
-        holds.count = 0;
-        welfare_key_t prefix;
-        key_begin(&prefix, 'W');
-        codec_put_u128_be(&prefix.codec, request->subject_id);
-        int error = store_scan(ledger, NULL, &prefix, hold_visit, &holds);
-        if (error || holds.count == 0) return error;
-        for (uint32_t i = 0; i < holds.count; i++) {
-            purchase_record_t purchase;
-            bool found = false;
-            error = store_purchase_get(ledger, NULL, holds.ids[i], &purchase, &found);
-            if (!error && (!found || purchase.state != PURCHASE_HELD)) error = LEDGER_ERR_CORRUPT;
-            if (!error) {
-                error = welfare_hold_release(ledger, request->id, holds.ids[i], &purchase,
-                                             PURCHASE_VOIDED, result_out);
-            }
-            if (error || *result_out != WELFARE_RESULT_OK) return error;
-            request->report.holds_voided++;
+    store_ids_t holds;
+    int error = store_ids_under(ledger, NULL, 'W', request->subject_id, &holds);
+    for (uint32_t i = 0; i < holds.count && !error && *result_out == WELFARE_RESULT_OK; i++) {
+        purchase_record_t purchase;
+        bool found = false;
+        error = store_purchase_get(ledger, NULL, holds.ids[i], &purchase, &found);
+        if (!error && (!found || purchase.state != PURCHASE_HELD)) error = LEDGER_ERR_CORRUPT;
+        if (!error) {
+            error = welfare_hold_release(ledger, request->id, holds.ids[i], &purchase,
+                                         PURCHASE_VOIDED, result_out);
         }
+        if (!error && *result_out == WELFARE_RESULT_OK) request->report.holds_voided++;
     }
+    store_ids_free(&holds);
+    return error;
 }
 
-static int offboard_pots(ledger_t *ledger, sweep_request_t *request, uint32_t *result_out);
+/* Empties every pot per its plan (carry-over: back to the funder), closes
+ * it, and marks the employee offboarded. The employee record is read here,
+ * after the holds: releasing one may have carried credit into a new pot. */
+static int offboard_pots(ledger_t *ledger, sweep_request_t *request, uint32_t *result_out) {
+    employee_record_t employee;
+    bool found = false;
+    int error = store_employee_get(ledger, NULL, request->subject_id, &employee, &found);
+    if (!error && !found) error = LEDGER_ERR_CORRUPT;
+    for (uint32_t i = 0; i < employee.pots_count && !error; i++) {
+        const employee_pot_ref_t *ref = &employee.pots[i];
+        welfare_plan_t plan;
+        pot_record_t pot;
+        bool found_plan = false;
+        bool found_pot = false;
+        error = store_plan_get(ledger, NULL, ref->plan_id, &plan, &found_plan);
+        if (!error) error = store_pot_get(ledger, NULL, request->subject_id, ref->plan_id, &pot, &found_pot);
+        if (!error && (!found_plan || !found_pot)) error = LEDGER_ERR_CORRUPT;
+        if (error) break;
+        uint64_t available = welfare_available(ledger, welfare_account_id(WELFARE_ACCOUNT_POT, pot.number));
+        if (available > 0) {
+            error = welfare_pot_settle(ledger, request->subject_id, &plan, pot.number, available,
+                                       request->id, true, &request->report, result_out);
+            if (error || *result_out != WELFARE_RESULT_OK) return error;
+            request->report.pots_swept++;
+        }
+        pot.closed = true;
+        error = store_pot_put(ledger, request->subject_id, ref->plan_id, &pot);
+    }
+    if (error) return error;
+    employee.offboarded = true;
+    return store_employee_put(ledger, request->subject_id, &employee);
+}
 
 static int offboard_body(ledger_t *ledger, void *context, uint32_t *result_out) {
     sweep_request_t *request = context;
@@ -278,53 +267,7 @@ static int offboard_body(ledger_t *ledger, void *context, uint32_t *result_out) 
     if (error || *result_out != WELFARE_RESULT_OK) return error;
     error = offboard_pots(ledger, request, result_out);
     if (error || *result_out != WELFARE_RESULT_OK) return error;
-    employee.offboarded = true;
-    error = store_employee_put(ledger, request->subject_id, &employee);
-    if (!error) error = store_operation_put(ledger, request->id, digest);
-    return error;
-}
-
-typedef struct plan_list {
-    ledger_u128_t ids[WELFARE_POTS_PER_EMPLOYEE_MAX];
-    uint32_t count;
-} plan_list_t;
-
-static int plan_visit(void *context, welfare_codec_t *key_rest, welfare_codec_t *value) {
-    (void)value;
-    plan_list_t *list = context;
-    if (list->count == WELFARE_POTS_PER_EMPLOYEE_MAX) return LEDGER_ERR_CORRUPT;
-    list->ids[list->count++] = codec_get_u128_be(key_rest);
-    return 0;
-}
-
-/* Empties every pot per its plan (carry-over: back to the funder), closes it. */
-static int offboard_pots(ledger_t *ledger, sweep_request_t *request, uint32_t *result_out) {
-    plan_list_t plans;
-    plans.count = 0;
-    welfare_key_t prefix;
-    key_begin(&prefix, 'T');
-    codec_put_u128_be(&prefix.codec, request->subject_id);
-    int error = store_scan(ledger, NULL, &prefix, plan_visit, &plans);
-    for (uint32_t i = 0; i < plans.count && !error; i++) {
-        welfare_plan_t plan;
-        pot_record_t pot;
-        bool found_plan = false;
-        bool found_pot = false;
-        error = store_plan_get(ledger, NULL, plans.ids[i], &plan, &found_plan);
-        if (!error) error = store_pot_get(ledger, NULL, request->subject_id, plans.ids[i], &pot, &found_pot);
-        if (!error && (!found_plan || !found_pot)) error = LEDGER_ERR_CORRUPT;
-        if (error) break;
-        uint64_t available = welfare_available(ledger, welfare_account_id(WELFARE_ACCOUNT_POT, pot.number));
-        if (available > 0) {
-            error = welfare_pot_settle(ledger, request->subject_id, &plan, pot.number, available,
-                                       request->id, true, &request->report, result_out);
-            if (error || *result_out != WELFARE_RESULT_OK) return error;
-            request->report.pots_swept++;
-        }
-        pot.closed = true;
-        error = store_pot_put(ledger, request->subject_id, plans.ids[i], &pot);
-    }
-    return error;
+    return store_operation_put(ledger, request->id, digest);
 }
 
 int welfare_offboard(ledger_t *ledger, ledger_u128_t id, ledger_u128_t employee_id,
