@@ -115,7 +115,10 @@ static int setup(ledger_t *ledger) {
 }
 
 /* What the child reports after each commit: the group, and which of its
- * operations were applied (OK) rather than refused or already there. */
+ * operations are in the books: applied now (OK) or already there (EXISTS,
+ * when the child was killed after committing the group but before
+ * reporting it, and the next child made the group again). Refused ones are
+ * not marked. */
 typedef struct group_report {
     uint64_t group;
     uint8_t applied[GROUP_OPERATIONS / 8];
@@ -133,7 +136,8 @@ static void child_run(const char *path, int report_fd, uint64_t first_group) {
         for (uint64_t i = 0; i < GROUP_OPERATIONS; i++) {
             uint32_t result = 0;
             if (operation(ledger, group * GROUP_OPERATIONS + i, &result) != 0) _exit(5);
-            if (result == WELFARE_RESULT_OK) report.applied[i / 8] |= (uint8_t)(1u << (i % 8));
+            if (result == WELFARE_RESULT_OK || result == WELFARE_RESULT_EXISTS)
+                report.applied[i / 8] |= (uint8_t)(1u << (i % 8));
         }
         if (ledger_write_commit(ledger) != 0) _exit(6);
         if (write(report_fd, &report, sizeof(report)) != (ssize_t)sizeof(report)) _exit(7);
