@@ -254,6 +254,18 @@ void accounts_totals_check(const accounts_t *accounts) {
     }
 }
 
+bool accounts_totals_balanced(const accounts_t *accounts, uint32_t *ledger_out) {
+    for (uint32_t i = 0; i < accounts->totals_count; i++) {
+        const ledger_totals_t *totals = &accounts->totals[i];
+        if (totals->debits_pending != totals->credits_pending ||
+            totals->debits_posted != totals->credits_posted) {
+            *ledger_out = totals->ledger;
+            return false;
+        }
+    }
+    return true;
+}
+
 void accounts_totals_recheck(const accounts_t *accounts) {
     for (uint32_t i = 0; i < accounts->totals_count; i++) {
         ledger_totals_t sum;

@@ -122,6 +122,11 @@ void accounts_undo_to(accounts_t *accounts, uint32_t undo_mark);
 /* Forgets the undo log (after a durable commit). */
 void accounts_undo_clear(accounts_t *accounts);
 
+/* Whether every ledger's totals balance (debits = credits, posted and
+ * pending); when not, *ledger_out names the first that does not. For data
+ * just read from disk, which is checked, not asserted. */
+bool accounts_totals_balanced(const accounts_t *accounts, uint32_t *ledger_out);
+
 /* Asserts Σ debits = Σ credits for every ledger, pending and posted. */
 void accounts_totals_check(const accounts_t *accounts);
 

@@ -12,6 +12,10 @@
  * mdb_env_copy2() begins its own read transaction, so the journal sequence
  * reported is read afterwards from the copy itself, not from the source.
  *
+ * The checkpoint signing key, when it is in its default place
+ * (DIR/signing.key), is copied too, mode 0600: the copy is a directory a
+ * server can start from. A key kept elsewhere stays where it is.
+ *
  * Workload: an operator command, run rarely; the copy costs one pass over
  * the used pages of the map. Errors are reported through the thread-local
  * message of ledger_last_error_message(NULL), as for a failed ledger_open.
@@ -23,7 +27,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <fcntl.h>
 #include <unistd.h>
+
+#include <openssl/crypto.h>
 
 #include "ledger_internal.h"
 
@@ -37,6 +44,33 @@ enum {
 
 static const char *const BACKUP_JOURNAL_TABLE = "journal";
 static const char *const BACKUP_DATA_FILE = "data.mdb";
+/* The default place of the checkpoint signing key (signing.c): a copy
+ * without it could not be opened for writing. */
+static const char *const BACKUP_KEY_FILE = "signing.key";
+enum { BACKUP_KEY_SIZE_MAX = 4096 };
+
+/* Copies DIR/signing.key, when there is one, into the copy (mode 0600,
+ * created exclusively), wiping the bytes from memory afterwards. */
+static int copy_signing_key(const char *data_path, const char *out_path) {
+    char source[PATH_MAX];
+    char target[PATH_MAX];
+    snprintf(source, sizeof source, "%s/%s", data_path, BACKUP_KEY_FILE);
+    snprintf(target, sizeof target, "%s/%s", out_path, BACKUP_KEY_FILE);
+    int in = open(source, O_RDONLY | O_CLOEXEC);
+    if (in < 0) return errno == ENOENT ? 0 : errno;
+    char bytes[BACKUP_KEY_SIZE_MAX];
+    ssize_t size = read(in, bytes, sizeof bytes);
+    close(in);
+    int error = size < 0 ? errno : 0;
+    int out = error ? -1 : open(target, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, BACKUP_FILE_MODE);
+    if (!error && out < 0) error = errno;
+    if (!error && write(out, bytes, (size_t)size) != size) error = errno ? errno : EIO;
+    if (!error && fsync(out) != 0) error = errno;
+    if (out >= 0) close(out);
+    OPENSSL_cleanse(bytes, sizeof bytes);
+    if (error) ledger_set_error(NULL, "cannot copy the signing key %s: %s", source, strerror(error));
+    return error;
+}
 
 /* 0 when `path` is an empty directory, 1 when it does not exist, else an
  * error with its message set. */
@@ -206,6 +240,7 @@ int ledger_backup(const char *data_path, const char *out_path,
     if (!error) error = out_directory_prepare(out_path);
     if (!error) error = copy_compacted(env, out_path);
     mdb_env_close(env);
+    if (!error) error = copy_signing_key(data_path, out_path);
     if (!error) error = copy_sequence(out_path, journal_sequence_out);
     /* The writer only appends, so the copy's snapshot is no older. */
     if (!error) assert(*journal_sequence_out >= source_sequence);

@@ -100,6 +100,7 @@ int ledger_open(const char *path, const ledger_options_t *options,
 static void ledger_free(ledger_t *ledger) {
     if (ledger->read_txn) mdb_txn_abort(ledger->read_txn);
     store_close(ledger);
+    signing_close(ledger);
     accounts_free(&ledger->accounts);
     welfare_cache_free(&ledger->welfare_cache);
     memory_free(ledger->path);

@@ -263,7 +263,12 @@ enum ledger_error {
      * back and the map grown: submit the group again. (create_* calls made
      * outside a group grow the map and retry by themselves.) */
     LEDGER_ERR_MAP_GROWN = -31014,
-    LEDGER_ERR_LAST = -31014,
+    /* The signing key (audit.h) is missing, unreadable, not Ed25519, or not
+     * the pair of the directory's public key; the message names the file. */
+    LEDGER_ERR_SIGNING_KEY = -31015,
+    /* A write or a signature asked of a read-only handle. */
+    LEDGER_ERR_READ_ONLY = -31016,
+    LEDGER_ERR_LAST = -31016,
 };
 
 /* ------------------------------------------------------------------------ */
@@ -291,6 +296,10 @@ typedef struct ledger_options {
     /* Open read-only: no write calls allowed, no directory creation, no
      * checkpoint on close. Safe while another process writes. */
     bool read_only;
+    /* The Ed25519 private key that signs checkpoints (audit.h): a PKCS#8
+     * PEM file, created mode 0600 when the directory is formatted. NULL =
+     * DIR/signing.key. Copied at open; not used by read-only opens. */
+    const char *signing_key_path;
 } ledger_options_t;
 
 /*
@@ -527,7 +536,19 @@ typedef struct ledger_verify_report {
      * problem is not tied to one record), and what is wrong with it. */
     uint64_t first_bad_sequence;
     char message[256];
+    /* Signed checkpoints (audit.h) found to match the journal, the newest
+     * one's sequence (records after it are covered by no signature yet),
+     * and which key their signatures were checked with. */
+    uint64_t signatures_checked;
+    uint64_t last_signed_sequence;
+    uint32_t key_source; /* enum ledger_verify_key_source */
 } ledger_verify_report_t;
+
+enum ledger_verify_key_source {
+    LEDGER_VERIFY_KEY_NONE = 0,      /* the directory has no key: none checked */
+    LEDGER_VERIFY_KEY_DIRECTORY = 1, /* the directory's own public key */
+    LEDGER_VERIFY_KEY_GIVEN = 2,     /* the caller's (ledger_verify_signed) */
+};
 
 /* Called every few thousand records with (done, total), for progress bars. */
 typedef void (*ledger_progress_fn)(void *context, uint64_t done,
@@ -541,6 +562,11 @@ typedef void (*ledger_progress_fn)(void *context, uint64_t done,
  * the recomputation); checks Σ debits = Σ credits per ledger, for posted
  * and pending; and compares the recomputed balances with the live
  * in-memory balances and with the checkpoint table.
+ *
+ * Every signed checkpoint must match the recomputation at its sequence
+ * (chain head and trial balance digest) and its signature must verify
+ * under the directory's own public key; ledger_verify_signed (audit.h)
+ * checks them under a key the caller trusts instead.
  *
  * Must not be called inside a write group. progress may be NULL.
  * Returns 0 when everything holds, LEDGER_ERR_VERIFY_FAILED with the report
@@ -562,7 +588,9 @@ int ledger_verify(ledger_t *ledger, ledger_verify_report_t *report_out,
  * `borsellinod --data OUT` start from it.
  *
  * out_path: must not exist (it is created, mode 0700) or be an empty
- *   directory; the copy is out_path/data.mdb, mode 0600.
+ *   directory; the copy is out_path/data.mdb, mode 0600, plus
+ *   out_path/signing.key when the source has its signing key in its
+ *   default place (audit.h).
  * journal_sequence_out: receives the sequence of the last journal record
  *   in the copy (0 for an empty journal), read back from the copy itself.
  *

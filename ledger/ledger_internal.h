@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "accounts.h"
+#include "audit.h"
 #include "ledger.h"
 #include "record.h"
 #include "welfare_cache.h"
@@ -44,6 +45,9 @@ struct ledger {
     MDB_dbi dbi_expiry;
     MDB_dbi dbi_meta;
     MDB_dbi dbi_welfare; /* the welfare layer's state (welfare_store.c) */
+    MDB_dbi dbi_signatures; /* signed checkpoints (signing.c) */
+    bool signatures_table;  /* false: a read-only open of a directory without one */
+    struct evp_pkey_st *signing_key; /* writable handles only (signing.c) */
     ledger_options_t options; /* defaults resolved */
     char *path;               /* the data directory */
     uint64_t map_size;
@@ -116,6 +120,45 @@ int store_meta_put_bytes(ledger_t *ledger, MDB_txn *txn, const char *key,
                          const void *bytes, size_t size);
 int store_meta_get_bytes(ledger_t *ledger, MDB_txn *txn, const char *key,
                          void *bytes, size_t size, bool *found_out);
+
+/* ---- signing.c: the signing key and signed checkpoints (audit.h) ---- */
+
+/* Loads or creates the key and records its public half (store_open's
+ * transaction, writable opens only). */
+int signing_open(ledger_t *ledger, MDB_txn *txn);
+void signing_close(ledger_t *ledger);
+/* Signs the current state into `txn` unless its sequence is signed (then
+ * *checkpoint_out is the stored one). No-op without a key. */
+int signing_checkpoint_put(ledger_t *ledger, MDB_txn *txn,
+                           ledger_signed_checkpoint_t *checkpoint_out);
+/* The signed checkpoints with sequence >= sequence_min, up to capacity. */
+int signing_cursor_read(ledger_t *ledger, MDB_txn *txn, uint64_t sequence_min,
+                        ledger_signed_checkpoint_t *checkpoints_out, uint32_t capacity,
+                        uint32_t *count_out);
+
+/* ---- trial_rows.c: trial balance rows per (ledger, code) ---- */
+
+typedef struct trial_rows {
+    ledger_trial_balance_row_t *rows;
+    uint32_t count;
+    uint32_t capacity;
+    uint32_t *buckets; /* 0 empty, else row index + 1 */
+    uint32_t mask;
+} trial_rows_t;
+
+void trial_rows_init(trial_rows_t *rows);
+void trial_rows_free(trial_rows_t *rows);
+/* Adds one account's balances to its row. LEDGER_ERR_NO_MEMORY, or
+ * LEDGER_ERR_CORRUPT when a sum would pass 2^64. */
+int trial_rows_add(trial_rows_t *rows, uint32_t ledger, uint16_t code,
+                   const ledger_balance_t *balance);
+/* Sorts the rows by (ledger, code) and digests them; no adds after. */
+void trial_rows_finish(trial_rows_t *rows, uint8_t digest_out[LEDGER_DIGEST_SIZE]);
+/* The trial balance of the in-memory accounts (the open group included);
+ * `rows` is initialised here, freed by the caller. */
+int trial_balance_memory(const ledger_t *ledger, trial_rows_t *rows,
+                         uint8_t digest_out[LEDGER_DIGEST_SIZE]);
+int trial_balance_memory_digest(const ledger_t *ledger, uint8_t digest_out[LEDGER_DIGEST_SIZE]);
 
 /* ---- ledger.c: groups, chains, errors ---- */
 

@@ -72,6 +72,8 @@ static const char *const error_descriptions[] = {
     "out of memory",
     "verification failed",
     "the write group outgrew the map, which was grown: submit the group again",
+    "the checkpoint signing key is missing, unreadable or not this directory's",
+    "the ledger was opened read-only",
 };
 
 _Static_assert(sizeof(error_descriptions) / sizeof(error_descriptions[0]) ==

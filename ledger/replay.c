@@ -193,6 +193,20 @@ static int replay_window_read(MDB_cursor *cursor, replay_window_t *window,
     return 0;
 }
 
+/* The sequence of the journal's last record (0 when empty or unreadable). */
+static uint64_t journal_last_sequence(ledger_t *ledger, MDB_txn *txn) {
+    MDB_cursor *cursor = NULL;
+    MDB_val key;
+    MDB_val data;
+    uint64_t last = 0;
+    if (mdb_cursor_open(txn, ledger->dbi_journal, &cursor) != 0) return 0;
+    if (mdb_cursor_get(cursor, &key, &data, MDB_LAST) == 0 && key.mv_size == KEY_SEQUENCE_SIZE) {
+        last = key_sequence_decode(key.mv_data);
+    }
+    mdb_cursor_close(cursor);
+    return last;
+}
+
 /* Replays records after the checkpoint; leaves sequence, chain head and
  * last timestamp at the last record. */
 static int replay_journal(ledger_t *ledger, MDB_txn *txn) {
@@ -235,10 +249,12 @@ static int replay_journal(ledger_t *ledger, MDB_txn *txn) {
     }
     mdb_cursor_close(cursor);
     if (!error && ledger->sequence < ledger->checkpoint_sequence) {
-        ledger_set_error(ledger, "checkpoint covers sequence %llu but the journal "
-                                 "ends at %llu",
+        uint64_t last = journal_last_sequence(ledger, txn);
+        ledger_set_error(ledger, "the checkpoint covers the journal up to sequence %llu but "
+                                 "the journal ends at %llu: records %llu..%llu are missing",
                          (unsigned long long)ledger->checkpoint_sequence,
-                         (unsigned long long)ledger->sequence);
+                         (unsigned long long)last, (unsigned long long)(last + 1),
+                         (unsigned long long)ledger->checkpoint_sequence);
         error = LEDGER_ERR_CORRUPT;
     }
     return error;
@@ -317,6 +333,17 @@ static int journal_scan_checksums(ledger_t *ledger, MDB_txn *txn) {
     return error;
 }
 
+/* Data read from disk is not trusted: balances that do not balance after
+ * loading the checkpoint and replaying are an error, not an assertion. */
+static int replay_check_totals(ledger_t *ledger) {
+    uint32_t ledger_id = 0;
+    if (accounts_totals_balanced(&ledger->accounts, &ledger_id)) return 0;
+    ledger_set_error(ledger, "ledger %u does not balance after loading the checkpoint and "
+                     "replaying the journal: the checkpoint table disagrees with the journal",
+                     ledger_id);
+    return LEDGER_ERR_CORRUPT;
+}
+
 int replay_open(ledger_t *ledger) {
     uint64_t started_ns = monotonic_ns();
     MDB_txn *txn = NULL;
@@ -328,6 +355,7 @@ int replay_open(ledger_t *ledger) {
     if (!error) error = replay_check_head(ledger, txn);
     if (!error) error = replay_indexes(ledger, txn);
     ledger_read_end(ledger, txn);
+    if (!error) error = replay_check_totals(ledger);
     if (error) return error;
     accounts_totals_recheck(&ledger->accounts);
     ledger->replay_ns = monotonic_ns() - started_ns;
@@ -355,6 +383,10 @@ int checkpoint_write(ledger_t *ledger) {
                                    ledger->sequence);
     if (error) return error;
     accounts_totals_recheck(accounts);
+    /* Every checkpoint is signed, in the same transaction (audit.h). */
+    ledger_signed_checkpoint_t signed_checkpoint;
+    error = signing_checkpoint_put(ledger, ledger->txn_group, &signed_checkpoint);
+    if (error) return error;
     ledger->checkpoint_sequence = ledger->sequence;
     return 0;
 }

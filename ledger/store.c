@@ -127,6 +127,15 @@ static int store_open_databases(ledger_t *ledger, MDB_txn *txn, bool create) {
             return error == MDB_NOTFOUND ? LEDGER_ERR_NOT_A_LEDGER : error;
         }
     }
+    /* Signed checkpoints came later: a read-only open of an older
+     * directory simply has none. */
+    int error = mdb_dbi_open(txn, "signatures", create ? MDB_CREATE : 0,
+                             &ledger->dbi_signatures);
+    if (error && !(error == MDB_NOTFOUND && !create)) {
+        ledger_set_error(ledger, "cannot open table signatures: %s", mdb_strerror(error));
+        return error;
+    }
+    ledger->signatures_table = error == 0;
     return 0;
 }
 
@@ -212,6 +221,7 @@ int store_open(ledger_t *ledger, const char *path) {
     if (error) return error;
     error = store_open_databases(ledger, txn, !ledger->options.read_only);
     if (!error) error = store_check_format(ledger, txn, is_new);
+    if (!error && !ledger->options.read_only) error = signing_open(ledger, txn);
     bool found = false;
     if (!error) {
         error = store_meta_get_u64(ledger, txn, "checkpoint_sequence",

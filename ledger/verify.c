@@ -6,10 +6,14 @@
  * recomputes every account's balances and flags from the events' amounts
  * alone, with its own tables (it shares no state with the engine). Each
  * record's stored back pointers and "balance after" values must equal the
- * recomputation; the id index must point at each transfer; Σ debits =
+ * recomputation; the id index must hold exactly one entry per indexed
+ * record, pointing at it (compared as a multiset: verify_index); Σ debits =
  * Σ credits must hold per ledger; the checkpoint table must equal the
  * recomputed state at the checkpoint sequence; and the live in-memory
- * balances must equal the final recomputed state.
+ * balances must equal the final recomputed state. Every signed checkpoint
+ * (signing.c) must match the recomputed chain head and trial balance at its
+ * sequence and carry a valid signature, and none may lie past the end of
+ * the journal.
  *
  * Memory: one entry per account and per pending transfer ever created
  * (resolved ones included, so that posts can be checked).
@@ -25,6 +29,7 @@
 typedef struct verify_account {
     ledger_u128_t id;
     uint32_t ledger;
+    uint16_t code;
     uint16_t flags;
     ledger_balance_t balance;
     uint64_t last_sequence;
@@ -58,6 +63,12 @@ typedef struct verify {
     verify_map_t pendings_map;
     uint8_t previous_hash[RECORD_HASH_SIZE];
     uint64_t previous_timestamp;
+    /* Signed checkpoints (audit.h): the next one to meet in the walk. */
+    const uint8_t *public_key; /* NULL: signatures are not checked */
+    uint64_t index_sum[2];     /* verify_index: the records the index must hold */
+    uint64_t index_count;
+    ledger_signed_checkpoint_t next_signed;
+    bool next_signed_valid;
 } verify_t;
 
 static int verify_fail(verify_t *verify, uint64_t sequence, const char *format, ...)
@@ -150,6 +161,7 @@ static int verify_account_create(verify_t *verify, const journal_record_t *recor
     memset(account, 0, sizeof(*account));
     account->id = record->id;
     account->ledger = record->ledger;
+    account->code = record->code;
     account->flags = record->flags;
     account->last_sequence = record->sequence;
     if (record->debit.flags_after != record->flags) {
@@ -274,23 +286,95 @@ static int verify_movement(verify_t *verify, const journal_record_t *record,
     return verify_pending_add(verify, record);
 }
 
+/* The transfer id index is checked as a multiset: the walk sums a mix of
+ * (id, sequence) over every record the index must hold, a cursor pass over
+ * the index sums the same over its entries, and the two sums and counts
+ * must agree (a lookup per record would cost more than the rest of the
+ * walk). Only when they differ is the journal walked again, looking every
+ * id up, to name the first record the index does not point at. */
+static uint64_t index_mix(ledger_u128_t id, uint64_t sequence, uint64_t key) {
+    uint64_t x = (id.hi ^ key) * 0x9E3779B97F4A7C15ull ^ id.lo;
+    x = (x ^ (x >> 31)) * 0xD6E8FEB86659FD93ull ^ sequence * key;
+    x = (x ^ (x >> 32)) * 0xBF58476D1CE4E5B9ull;
+    return x ^ (x >> 29);
+}
+
+static void index_sum_add(uint64_t sum[2], ledger_u128_t id, uint64_t sequence) {
+    sum[0] += index_mix(id, sequence, 0x94D049BB133111EBull);
+    sum[1] += index_mix(id, sequence, 0x2545F4914F6CDD1Dull);
+}
+
+/* Whether a record of this id is in the transfer id index at all. */
+static bool index_holds(ledger_u128_t id) {
+    return (uint32_t)(id.hi >> 32) != WELFARE_TRANSFER_ID_TAG;
+}
+
 static int verify_index_points_here(verify_t *verify, const journal_record_t *record) {
-    if ((uint32_t)(record->id.hi >> 32) == WELFARE_TRANSFER_ID_TAG) {
+    if (!index_holds(record->id)) {
         /* Welfare transfers are indexed by their own sequence (journal.c). */
         if (record->id.lo == record->sequence) return 0;
         return verify_fail(verify, record->sequence, "welfare transfer id is not its sequence");
     }
-    uint8_t key_bytes[KEY_ID_SIZE];
-    key_id_encode(record->id, key_bytes);
-    MDB_val key = {sizeof(key_bytes), key_bytes};
-    MDB_val data;
-    int error = mdb_get(verify->txn, verify->ledger->dbi_transfer_ids, &key, &data);
-    if (error && error != MDB_NOTFOUND) return error;
-    if (error || data.mv_size != 8 || get_u64(data.mv_data) != record->sequence) {
-        return verify_fail(verify, record->sequence,
-                           "transfer id index does not point at this record");
-    }
+    index_sum_add(verify->index_sum, record->id, record->sequence);
+    verify->index_count++;
     return 0;
+}
+
+/* The slow pass, after a mismatch: the first record the index misses. */
+static int verify_index_locate(verify_t *verify) {
+    MDB_cursor *cursor = NULL;
+    int error = mdb_cursor_open(verify->txn, verify->ledger->dbi_journal, &cursor);
+    MDB_val key;
+    MDB_val data;
+    for (int op = MDB_FIRST; !error; op = MDB_NEXT) {
+        error = mdb_cursor_get(cursor, &key, &data, (MDB_cursor_op)op);
+        journal_record_t record;
+        if (error || record_journal_decode(data.mv_data, data.mv_size, &record) != 0) break;
+        bool indexed = record.kind == RECORD_KIND_FAILED ||
+                       (record.kind == RECORD_KIND_TRANSFER && index_holds(record.id));
+        if (!indexed) continue;
+        uint8_t key_bytes[KEY_ID_SIZE];
+        key_id_encode(record.id, key_bytes);
+        MDB_val id_key = {sizeof(key_bytes), key_bytes};
+        MDB_val found;
+        int lookup = mdb_get(verify->txn, verify->ledger->dbi_transfer_ids, &id_key, &found);
+        if (lookup == MDB_NOTFOUND || (lookup == 0 && (found.mv_size != 8 ||
+                                                       get_u64(found.mv_data) != record.sequence))) {
+            error = verify_fail(verify, record.sequence,
+                                "transfer id index does not point at this record");
+        } else {
+            error = lookup;
+        }
+    }
+    mdb_cursor_close(cursor);
+    if (error != MDB_NOTFOUND) return error;
+    return verify_fail(verify, 0, "transfer id index holds entries for no journal record");
+}
+
+static int verify_index(verify_t *verify) {
+    MDB_cursor *cursor = NULL;
+    int error = mdb_cursor_open(verify->txn, verify->ledger->dbi_transfer_ids, &cursor);
+    if (error) return error;
+    uint64_t sum[2] = {0, 0};
+    uint64_t count = 0;
+    MDB_val key;
+    MDB_val data;
+    for (error = mdb_cursor_get(cursor, &key, &data, MDB_FIRST); error == 0;
+         error = mdb_cursor_get(cursor, &key, &data, MDB_NEXT)) {
+        if (key.mv_size != KEY_ID_SIZE || data.mv_size != 8) {
+            count = UINT64_MAX; /* malformed: certainly not the journal's */
+            break;
+        }
+        index_sum_add(sum, key_id_decode(key.mv_data), get_u64(data.mv_data));
+        count++;
+    }
+    mdb_cursor_close(cursor);
+    if (error != 0 && error != MDB_NOTFOUND && count != UINT64_MAX) return error;
+    if (count == verify->index_count && sum[0] == verify->index_sum[0] &&
+        sum[1] == verify->index_sum[1]) {
+        return 0;
+    }
+    return verify_index_locate(verify);
 }
 
 static int verify_transfer(verify_t *verify, const journal_record_t *record) {
@@ -323,8 +407,9 @@ static int verify_record_bytes(verify_t *verify, uint64_t expected, MDB_val *key
                            (unsigned long long)expected);
     }
     if (record->sequence != expected) {
-        return verify_fail(verify, expected, "record says it is sequence %llu",
-                           (unsigned long long)record->sequence);
+        return verify_fail(verify, expected, "journal sequence %llu holds the record of "
+                           "sequence %llu: records were moved or swapped",
+                           (unsigned long long)expected, (unsigned long long)record->sequence);
     }
     uint8_t hash[RECORD_HASH_SIZE];
     record_chain_hash(verify->previous_hash, data->mv_data, hash);
@@ -390,6 +475,129 @@ static int verify_checkpoint(verify_t *verify) {
     return 0;
 }
 
+/* Loads the first signed checkpoint with sequence >= sequence_min. */
+static int verify_signed_next(verify_t *verify, uint64_t sequence_min) {
+    uint32_t count = 0;
+    int error = signing_cursor_read(verify->ledger, verify->txn, sequence_min,
+                                    &verify->next_signed, 1, &count);
+    if (error == LEDGER_ERR_CORRUPT) {
+        return verify_fail(verify, sequence_min, "%s", verify->ledger->error_message);
+    }
+    verify->next_signed_valid = !error && count == 1;
+    return error;
+}
+
+/* The recomputed state right after record `sequence` must be the signed
+ * one: the same chain head, the same trial balance, a valid signature. */
+static int verify_signed_here(verify_t *verify) {
+    const ledger_signed_checkpoint_t *signed_checkpoint = &verify->next_signed;
+    uint64_t sequence = signed_checkpoint->sequence;
+    if (memcmp(signed_checkpoint->chain_head, verify->previous_hash, RECORD_HASH_SIZE) != 0) {
+        return verify_fail(verify, sequence, "signed checkpoint at sequence %llu: the journal's "
+                           "chain head there is not the signed one (history up to it was "
+                           "rewritten)", (unsigned long long)sequence);
+    }
+    trial_rows_t rows;
+    trial_rows_init(&rows);
+    int error = 0;
+    for (uint32_t i = 0; i < verify->accounts_count && !error; i++) {
+        const verify_account_t *account = &verify->accounts[i];
+        error = trial_rows_add(&rows, account->ledger, account->code, &account->balance);
+    }
+    uint8_t digest[LEDGER_DIGEST_SIZE];
+    if (!error) trial_rows_finish(&rows, digest);
+    trial_rows_free(&rows);
+    if (error) return error;
+    if (memcmp(digest, signed_checkpoint->trial_balance_digest, sizeof(digest)) != 0) {
+        return verify_fail(verify, sequence, "signed checkpoint at sequence %llu: the trial "
+                           "balance recomputed there is not the signed one",
+                           (unsigned long long)sequence);
+    }
+    if (verify->public_key != NULL &&
+        !ledger_checkpoint_signature_valid(verify->public_key, signed_checkpoint)) {
+        return verify_fail(verify, sequence, "signed checkpoint at sequence %llu: the signature "
+                           "does not verify under the public key",
+                           (unsigned long long)sequence);
+    }
+    verify->report->signatures_checked++;
+    verify->report->last_signed_sequence = sequence;
+    return verify_signed_next(verify, sequence + 1);
+}
+
+/* After the walk: a signed checkpoint past the journal's end means records
+ * that were once there are gone. */
+static int verify_signed_end(verify_t *verify, uint64_t last_sequence) {
+    if (!verify->next_signed_valid) return 0;
+    return verify_fail(verify, last_sequence + 1, "signed checkpoint at sequence %llu is past "
+                       "the end of the journal (%llu): records after %llu are missing",
+                       (unsigned long long)verify->next_signed.sequence,
+                       (unsigned long long)last_sequence, (unsigned long long)last_sequence);
+}
+
+/* Read-ahead of the walk: records are read VERIFY_AHEAD ahead of the one
+ * checked, so that the hash buckets of their accounts can be prefetched
+ * when they are read and the accounts themselves halfway (two memory
+ * misses per account lookup otherwise dominate the walk). The MDB_val
+ * pointers stay valid for the whole read transaction. */
+enum { VERIFY_AHEAD = 16 };
+
+typedef struct verify_ahead {
+    MDB_val keys[VERIFY_AHEAD];
+    MDB_val values[VERIFY_AHEAD];
+    uint32_t count; /* records read and not yet checked */
+    uint32_t head;  /* ring index of the next one to check */
+    int read_error; /* MDB_NOTFOUND at the end */
+    bool started;   /* the cursor is positioned */
+} verify_ahead_t;
+
+/* stage 0: the buckets of both accounts; stage 1: the accounts. */
+static void verify_prefetch(const verify_t *verify, const MDB_val *data, int stage) {
+    if (data->mv_size != RECORD_JOURNAL_SIZE || verify->accounts_map.buckets == NULL) return;
+    const uint8_t *bytes = data->mv_data;
+    for (int side = 0; side < 2; side++) {
+        const uint8_t *id_bytes = bytes + (side == 0 ? 40 : 56);
+        ledger_u128_t id = {get_u64(id_bytes), get_u64(id_bytes + 8)};
+        uint64_t b = map_hash(id) & verify->accounts_map.mask;
+        if (stage == 0) {
+            __builtin_prefetch(&verify->accounts_map.buckets[b]);
+        } else if (verify->accounts_map.buckets[b] != 0) {
+            __builtin_prefetch(&verify->accounts[verify->accounts_map.buckets[b] - 1]);
+        }
+    }
+}
+
+/* Tops the ring up; the newest records get their buckets prefetched, the
+ * middle one its accounts. */
+static void verify_ahead_fill(const verify_t *verify, MDB_cursor *cursor, verify_ahead_t *ahead) {
+    while (ahead->count < VERIFY_AHEAD && ahead->read_error == 0) {
+        uint32_t slot = (ahead->head + ahead->count) % VERIFY_AHEAD;
+        MDB_cursor_op op = ahead->started ? MDB_NEXT : MDB_FIRST;
+        ahead->started = true;
+        ahead->read_error = mdb_cursor_get(cursor, &ahead->keys[slot], &ahead->values[slot], op);
+        if (ahead->read_error) break;
+        verify_prefetch(verify, &ahead->values[slot], 0);
+        ahead->count++;
+    }
+    if (ahead->count > VERIFY_AHEAD / 2) {
+        verify_prefetch(verify, &ahead->values[(ahead->head + VERIFY_AHEAD / 2) % VERIFY_AHEAD], 1);
+    }
+}
+
+/* Checks one record read from the journal, then what hangs on its
+ * sequence (the checkpoint table, a signed checkpoint). */
+static int verify_one(verify_t *verify, uint64_t expected, MDB_val *key, MDB_val *data) {
+    journal_record_t record;
+    int error = verify_record_bytes(verify, expected, key, data, &record);
+    if (!error) error = verify_record(verify, &record);
+    if (!error && record.sequence == verify->ledger->checkpoint_sequence) {
+        error = verify_checkpoint(verify);
+    }
+    if (!error && verify->next_signed_valid && record.sequence == verify->next_signed.sequence) {
+        error = verify_signed_here(verify);
+    }
+    return error;
+}
+
 static int verify_journal(verify_t *verify, ledger_progress_fn progress,
                           void *progress_context) {
     MDB_cursor *cursor = NULL;
@@ -397,18 +605,22 @@ static int verify_journal(verify_t *verify, ledger_progress_fn progress,
     if (error) return error;
     uint64_t total = verify->ledger->sequence;
     uint64_t expected = 1;
-    MDB_val key;
-    MDB_val data;
     if (verify->ledger->checkpoint_sequence == 0) error = verify_checkpoint(verify);
-    for (int step = error ? -1 : MDB_FIRST; step >= 0 && !error; step = MDB_NEXT) {
-        error = mdb_cursor_get(cursor, &key, &data, (MDB_cursor_op)step);
-        if (error) break;
-        journal_record_t record;
-        error = verify_record_bytes(verify, expected, &key, &data, &record);
-        if (!error) error = verify_record(verify, &record);
-        if (!error && record.sequence == verify->ledger->checkpoint_sequence) {
-            error = verify_checkpoint(verify);
+    if (!error) error = verify_signed_next(verify, 0);
+    if (!error && verify->next_signed_valid && verify->next_signed.sequence == 0) {
+        error = verify_signed_here(verify);
+    }
+    verify_ahead_t ahead;
+    memset(&ahead, 0, sizeof(ahead));
+    while (!error) {
+        verify_ahead_fill(verify, cursor, &ahead);
+        if (ahead.count == 0) {
+            error = ahead.read_error;
+            break;
         }
+        error = verify_one(verify, expected, &ahead.keys[ahead.head], &ahead.values[ahead.head]);
+        ahead.head = (ahead.head + 1) % VERIFY_AHEAD;
+        ahead.count--;
         verify->report->records_checked++;
         if (progress != NULL && (expected & 0xFFFF) == 0) {
             progress(progress_context, expected, total);
@@ -417,6 +629,7 @@ static int verify_journal(verify_t *verify, ledger_progress_fn progress,
     }
     mdb_cursor_close(cursor);
     if (error == MDB_NOTFOUND) error = 0;
+    if (!error) error = verify_signed_end(verify, expected - 1);
     if (!error && expected - 1 != total) {
         error = verify_fail(verify, expected, "journal ends at %llu, the ledger says %llu",
                             (unsigned long long)(expected - 1), (unsigned long long)total);
@@ -475,8 +688,31 @@ static int verify_live(verify_t *verify) {
     return 0;
 }
 
-int ledger_verify(ledger_t *ledger, ledger_verify_report_t *report,
-                  ledger_progress_fn progress, void *progress_context) {
+/* The key signatures are checked with: the one given, which must be the
+ * directory's own when the directory records one; else the directory's. */
+static int verify_key_choose(verify_t *verify, const uint8_t *given,
+                             uint8_t key[LEDGER_PUBLIC_KEY_SIZE]) {
+    bool found = false;
+    int error = store_meta_get_bytes(verify->ledger, verify->txn, "signing_public_key", key,
+                                     LEDGER_PUBLIC_KEY_SIZE, &found);
+    if (error) return error;
+    if (given != NULL && found && memcmp(given, key, LEDGER_PUBLIC_KEY_SIZE) != 0) {
+        return verify_fail(verify, 0, "the data directory's public key is not the one given: "
+                           "its checkpoints are signed by another key");
+    }
+    if (given != NULL) {
+        memcpy(key, given, LEDGER_PUBLIC_KEY_SIZE);
+        verify->report->key_source = LEDGER_VERIFY_KEY_GIVEN;
+    } else if (found) {
+        verify->report->key_source = LEDGER_VERIFY_KEY_DIRECTORY;
+    }
+    verify->public_key = given != NULL || found ? key : NULL;
+    return 0;
+}
+
+int ledger_verify_signed(ledger_t *ledger, const uint8_t *public_key,
+                         ledger_verify_report_t *report, ledger_progress_fn progress,
+                         void *progress_context) {
     if (ledger == NULL || report == NULL) return LEDGER_ERR_INVALID_ARGUMENT;
     if (ledger->txn_group != NULL) return LEDGER_ERR_WRITE_OPEN;
     memset(report, 0, sizeof(*report));
@@ -484,9 +720,12 @@ int ledger_verify(ledger_t *ledger, ledger_verify_report_t *report,
     memset(&verify, 0, sizeof(verify));
     verify.ledger = ledger;
     verify.report = report;
+    uint8_t key[LEDGER_PUBLIC_KEY_SIZE];
     int error = ledger_read_begin(ledger, &verify.txn);
     if (error) return error;
-    error = verify_journal(&verify, progress, progress_context);
+    error = verify_key_choose(&verify, public_key, key);
+    if (!error) error = verify_journal(&verify, progress, progress_context);
+    if (!error) error = verify_index(&verify);
     if (!error) error = verify_totals(&verify);
     if (!error) error = verify_live(&verify);
     if (!error && memcmp(verify.previous_hash, ledger->chain_head, RECORD_HASH_SIZE) != 0) {
@@ -498,4 +737,9 @@ int ledger_verify(ledger_t *ledger, ledger_verify_report_t *report,
     memory_free(verify.pendings);
     memory_free(verify.pendings_map.buckets);
     return error;
+}
+
+int ledger_verify(ledger_t *ledger, ledger_verify_report_t *report,
+                  ledger_progress_fn progress, void *progress_context) {
+    return ledger_verify_signed(ledger, NULL, report, progress, progress_context);
 }

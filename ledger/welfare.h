@@ -677,6 +677,11 @@ typedef struct welfare_employee_balance {
  * Returns 0, LEDGER_ERR_INVALID_ARGUMENT, LEDGER_ERR_ACCOUNT_NOT_FOUND (no
  * such funder) or a core error. Cost: a scan of the journal in the period
  * plus one balance per employee row.
+ *
+ * On a read-only handle (which another process may be writing past), "now"
+ * (timestamp_max 0) means the handle's last event, and an account created
+ * since the handle opened counts as empty, so that the flows and the
+ * balances describe one state; the same holds for the provider statement.
  */
 int welfare_funder_statement(ledger_t *ledger, ledger_u128_t funder_id,
                              uint64_t timestamp_min, uint64_t timestamp_max,
@@ -744,6 +749,27 @@ int welfare_reconcile(ledger_t *ledger, welfare_reconcile_report_t *report_out);
 
 /* The fiscal year of an instant (ns since the epoch), Italian time. */
 uint32_t welfare_fiscal_year(uint64_t timestamp_ns);
+
+/* ------------------------------------------------------------------------ */
+/* Registry listings (auditors: every funder and provider of a directory)   */
+
+/* Most ids one welfare_list_* call returns. */
+enum { WELFARE_LIST_IDS_MAX = 8192 };
+
+/*
+ * The ids of the funders (welfare_list_funders) or providers
+ * (welfare_list_providers), in id order, after `after_id` (zero = from the
+ * first), at most `capacity` (1..WELFARE_LIST_IDS_MAX) into ids_out;
+ * *more_out says whether more follow (page with after_id = the last id
+ * returned). Reads one snapshot per call (the open write group's, if any);
+ * works on read-only handles. Returns 0, LEDGER_ERR_INVALID_ARGUMENT (NULL
+ * pointers, capacity out of range), LEDGER_ERR_CORRUPT (a malformed key)
+ * or an MDB_* code.
+ */
+int welfare_list_funders(ledger_t *ledger, ledger_u128_t after_id, ledger_u128_t *ids_out,
+                         uint32_t capacity, uint32_t *count_out, bool *more_out);
+int welfare_list_providers(ledger_t *ledger, ledger_u128_t after_id, ledger_u128_t *ids_out,
+                           uint32_t capacity, uint32_t *count_out, bool *more_out);
 
 #ifdef __cplusplus
 }

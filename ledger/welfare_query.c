@@ -248,14 +248,31 @@ static void funder_visit(void *context, const journal_record_t *record) {
     }
 }
 
-/* Balances of an account at the end of the period (now when max is 0). */
+/* Balances of an account at the end of the period (now when max is 0). A
+ * read-only handle's balances are those of its open, while the registry
+ * and the journal are read in fresh snapshots: an account another process
+ * created since is unknown to it, and had nothing at the period's end
+ * (statement_end clamps the period to the handle's last event). */
 static int balance_end(ledger_t *ledger, ledger_u128_t account_id, uint64_t timestamp_max,
                        ledger_balance_t *balance_out) {
     if (timestamp_max == 0) {
         *balance_out = welfare_slot(ledger, account_id)->balance;
         return 0;
     }
-    return ledger_account_balance_at(ledger, account_id, timestamp_max, balance_out);
+    int error = ledger_account_balance_at(ledger, account_id, timestamp_max, balance_out);
+    if (error == LEDGER_ERR_ACCOUNT_NOT_FOUND && ledger->options.read_only) {
+        memset(balance_out, 0, sizeof(*balance_out));
+        return 0;
+    }
+    return error;
+}
+
+/* The end of a statement's period: as given, or for "now" (0) on a
+ * read-only handle, its last event, so that flows and balances describe
+ * the same state even while another process keeps writing. */
+static uint64_t statement_end(const ledger_t *ledger, uint64_t timestamp_max) {
+    if (timestamp_max != 0 || !ledger->options.read_only) return timestamp_max;
+    return ledger->last_timestamp != 0 ? ledger->last_timestamp : 1;
 }
 
 /* Every key under `type` + `id`, in a read transaction of its own. */
@@ -335,6 +352,7 @@ int welfare_funder_statement(ledger_t *ledger, ledger_u128_t funder_id,
     memset(statement_out, 0, sizeof(*statement_out));
     *employees_count_out = 0;
     *more_out = false;
+    timestamp_max = statement_end(ledger, timestamp_max);
     welfare_funder_t funder;
     bool found = false;
     int error = welfare_lookup_funder(ledger, funder_id, &funder, &found);
@@ -373,6 +391,7 @@ int welfare_provider_statement(ledger_t *ledger, ledger_u128_t provider_id,
                                welfare_provider_statement_t *statement_out) {
     if (ledger == NULL || statement_out == NULL) return LEDGER_ERR_INVALID_ARGUMENT;
     memset(statement_out, 0, sizeof(*statement_out));
+    timestamp_max = statement_end(ledger, timestamp_max);
     welfare_provider_t provider;
     bool found = false;
     int error = welfare_lookup_provider(ledger, provider_id, &provider, &found);
@@ -390,6 +409,11 @@ int welfare_provider_statement(ledger_t *ledger, ledger_u128_t provider_id,
         if (found_count > 0) filter.timestamp_min = entries[found_count - 1].transfer.timestamp + 1;
     }
     free(entries);
+    if (error == LEDGER_ERR_ACCOUNT_NOT_FOUND && ledger->options.read_only) {
+        /* Created by another process since this handle opened (balance_end). */
+        memset(statement_out, 0, sizeof(*statement_out));
+        return 0;
+    }
     ledger_balance_t balance;
     if (!error) error = balance_end(ledger, provider.account_id, timestamp_max, &balance);
     if (error) return error;
@@ -486,4 +510,69 @@ int welfare_annual_statement(ledger_t *ledger, ledger_u128_t employee_id, uint32
     free(pots);
     free(entries);
     return error;
+}
+
+/* ---- registry listings ---- */
+
+enum { LIST_KEY_SIZE = 1 + 16 }; /* type byte, big-endian u128 id */
+
+/* Walks the keys `type` + id after `after` in `txn`. */
+static int list_walk(ledger_t *ledger, MDB_txn *txn, char type, ledger_u128_t after,
+                     ledger_u128_t *ids_out, uint32_t capacity, uint32_t *count_out,
+                     bool *more_out) {
+    welfare_key_t start;
+    key_begin(&start, type);
+    codec_put_u128_be(&start.codec, after);
+    MDB_cursor *cursor = NULL;
+    int error = mdb_cursor_open(txn, ledger->dbi_welfare, &cursor);
+    if (error) return error;
+    MDB_val key = {start.codec.at, start.bytes};
+    MDB_val data;
+    for (error = mdb_cursor_get(cursor, &key, &data, MDB_SET_RANGE); error == 0;
+         error = mdb_cursor_get(cursor, &key, &data, MDB_NEXT)) {
+        const uint8_t *bytes = key.mv_data;
+        if (key.mv_size < 1 || bytes[0] != (uint8_t)type) break;
+        if (key.mv_size != LIST_KEY_SIZE) {
+            ledger_set_error(ledger, "welfare key of type '%c' has size %zu", type, key.mv_size);
+            error = LEDGER_ERR_CORRUPT;
+            break;
+        }
+        welfare_codec_t codec = {(uint8_t *)bytes, key.mv_size, 1, false};
+        ledger_u128_t id = codec_get_u128_be(&codec);
+        if (ledger_u128_equal(id, after)) continue;
+        if (*count_out == capacity) {
+            *more_out = true;
+            break;
+        }
+        ids_out[(*count_out)++] = id;
+    }
+    mdb_cursor_close(cursor);
+    return error == MDB_NOTFOUND ? 0 : error;
+}
+
+static int list_ids(ledger_t *ledger, char type, ledger_u128_t after, ledger_u128_t *ids_out,
+                    uint32_t capacity, uint32_t *count_out, bool *more_out) {
+    if (ledger == NULL || ids_out == NULL || count_out == NULL || more_out == NULL ||
+        capacity == 0 || capacity > WELFARE_LIST_IDS_MAX) {
+        return LEDGER_ERR_INVALID_ARGUMENT;
+    }
+    *count_out = 0;
+    *more_out = false;
+    MDB_txn *txn = NULL;
+    int error = ledger_read_begin(ledger, &txn);
+    if (error) return error;
+    error = list_walk(ledger, txn, type, after, ids_out, capacity, count_out, more_out);
+    ledger_read_end(ledger, txn);
+    if (error) *count_out = 0;
+    return error;
+}
+
+int welfare_list_funders(ledger_t *ledger, ledger_u128_t after_id, ledger_u128_t *ids_out,
+                         uint32_t capacity, uint32_t *count_out, bool *more_out) {
+    return list_ids(ledger, 'F', after_id, ids_out, capacity, count_out, more_out);
+}
+
+int welfare_list_providers(ledger_t *ledger, ledger_u128_t after_id, ledger_u128_t *ids_out,
+                           uint32_t capacity, uint32_t *count_out, bool *more_out) {
+    return list_ids(ledger, 'V', after_id, ids_out, capacity, count_out, more_out);
 }

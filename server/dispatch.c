@@ -377,6 +377,9 @@ int dispatch_request(dispatch_context_t *context, server_request_t *request) {
         if (dispatch_welfare_handles(request->request->op_case)) {
             return dispatch_welfare_request(context, request);
         }
+        if (dispatch_audit_handles(request->request->op_case)) {
+            return dispatch_audit_request(context, request);
+        }
         return answer_status(request, BORSELLINO__V1__STATUS__STATUS_UNKNOWN_OPERATION,
                              "the request names no operation this server knows");
     }
@@ -385,5 +388,10 @@ int dispatch_request(dispatch_context_t *context, server_request_t *request) {
 bool dispatch_request_is_write(const Borsellino__V1__Request *request) {
     Borsellino__V1__Request__OpCase op = request->op_case;
     return op == BORSELLINO__V1__REQUEST__OP_CREATE_ACCOUNTS ||
-           op == BORSELLINO__V1__REQUEST__OP_CREATE_TRANSFERS || dispatch_welfare_is_write(op);
+           op == BORSELLINO__V1__REQUEST__OP_CREATE_TRANSFERS || dispatch_welfare_is_write(op) ||
+           op == BORSELLINO__V1__REQUEST__OP_AUDIT_SIGN;
+}
+
+bool dispatch_request_is_exclusive(const Borsellino__V1__Request *request) {
+    return dispatch_audit_handles(request->op_case);
 }

@@ -34,6 +34,16 @@ Borsellino__V1__Status dispatch_status_for_error(int error);
  * being carried out. Reads are answered from the committed state then. */
 bool dispatch_request_is_write(const Borsellino__V1__Request *request);
 
+/* Whether the request must run alone, outside any write group: the audit
+ * requests (a signature commits by itself; verification reads a committed
+ * snapshot). */
+bool dispatch_request_is_exclusive(const Borsellino__V1__Request *request);
+
+/* dispatch_audit.c: the audit requests (audit_sign, audit_checkpoints,
+ * audit_verify). */
+bool dispatch_audit_handles(Borsellino__V1__Request__OpCase op);
+int dispatch_audit_request(dispatch_context_t *context, server_request_t *request);
+
 /* Packs `response` (its request_id set from the request) into the
  * request's frame, replacing any earlier one. Out of memory leaves the
  * frame NULL; the loop then closes the connection (the client sees EOF and

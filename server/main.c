@@ -22,6 +22,9 @@ static const char usage[] =
     "\n"
     "  --data DIR              data directory (default: ./" SERVER_DATA_DEFAULT "; created\n"
     "                          and formatted if it does not exist)\n"
+    "  --signing-key FILE      the Ed25519 key that signs checkpoints (default:\n"
+    "                          DIR/signing.key, created mode 0600 with a new data\n"
+    "                          directory; a key other users can read is refused)\n"
     "  --listen HOST:PORT      numeric address to listen on (default: " SERVER_LISTEN_DEFAULT ";\n"
     "                          [::1]:PORT for IPv6; port 0 picks a free port, logged)\n"
     "  --insecure-plaintext    allow listening on a non-loopback address without\n"
@@ -117,7 +120,8 @@ static int option_apply(options_t *options, server_config_t *config, const char 
         }
         return where[0] == '\0' ? 0 : 1;
     }
-    bool known = strcmp(name, "--data") == 0 || strcmp(name, "--listen") == 0;
+    bool known = strcmp(name, "--data") == 0 || strcmp(name, "--listen") == 0 ||
+                 strcmp(name, "--signing-key") == 0;
     for (size_t f = 0; f < sizeof(flags) / sizeof(flags[0]) && !known; f++) {
         known = strcmp(name, flags[f].name) == 0;
     }
@@ -131,6 +135,7 @@ static int option_apply(options_t *options, server_config_t *config, const char 
         return -2;
     }
     if (strcmp(name, "--data") == 0) config->data_path = value;
+    if (strcmp(name, "--signing-key") == 0) config->signing_key_path = value;
     if (strcmp(name, "--listen") == 0) config->listen_address = value;
     for (size_t f = 0; f < sizeof(flags) / sizeof(flags[0]); f++) {
         if (strcmp(name, flags[f].name) != 0) continue;
@@ -245,7 +250,10 @@ int main(int argc, char **argv) {
         return 2;
     }
     ledger_t *ledger = NULL;
-    int error = ledger_open(config.data_path, NULL, &ledger);
+    ledger_options_t ledger_options;
+    memset(&ledger_options, 0, sizeof(ledger_options));
+    ledger_options.signing_key_path = config.signing_key_path;
+    int error = ledger_open(config.data_path, &ledger_options, &ledger);
     if (error) {
         /* Never repaired silently: say what is wrong and how to look. */
         server_log("start_failed",

@@ -59,6 +59,7 @@ typedef struct connection {
     bool reading;
     bool closing;
     bool peer_done; /* the peer shut its side: answer what is in flight, close */
+    server_identity_t identity; /* who the peer is (server.h) */
 } connection_t;
 
 struct server {
@@ -271,6 +272,7 @@ static long connection_take_frame(connection_t *connection, size_t offset) {
         return -1;
     }
     request->connection = connection;
+    request->identity = connection->identity;
     request->request = decoded;
     request->events_count = request_events(decoded);
     request->bytes_held = frame_request_memory(decoded) + response_estimate(decoded);
@@ -417,6 +419,10 @@ static connection_t *connection_open(server_t *server) {
     connection->tcp.data = connection;
     connection->idle_timer.data = connection;
     connection->handles_open = 2;
+    /* A plaintext listener is loopback (or explicitly insecure): whoever
+     * connects is the local operator. */
+    connection->identity.role = SERVER_ROLE_OPERATOR;
+    snprintf(connection->identity.name, sizeof(connection->identity.name), "plaintext");
     connection->next = server->connections;
     if (server->connections) server->connections->previous = connection;
     server->connections = connection;

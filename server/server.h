@@ -27,6 +27,7 @@
 
 typedef struct server_config {
     const char *data_path;
+    const char *signing_key_path; /* NULL: DIR/signing.key */
     const char *listen_address;
     uint32_t connections_max;
     uint32_t in_flight_max;     /* requests in flight per connection */
@@ -36,13 +37,36 @@ typedef struct server_config {
     uint64_t idle_timeout_ms;   /* 0 = never */
     uint32_t group_events_max;  /* events per group commit */
     uint64_t shutdown_timeout_ms; /* wait this long for clients to read */
+    struct tls_server *tls;     /* NULL: plaintext; else TLS 1.3 (tls.h), owned by main */
 } server_config_t;
 
 struct connection;
 
+/* The roles of docs/security.md. */
+typedef enum server_role {
+    SERVER_ROLE_NONE = 0,     /* not identified: every operation is denied */
+    SERVER_ROLE_OPERATOR = 1, /* everything */
+    SERVER_ROLE_COMPANY = 2,  /* its own company (scope_id) only */
+    SERVER_ROLE_APP = 3,      /* purchases, holds, refunds, reimbursements */
+    SERVER_ROLE_PROVIDER = 4, /* its own statement and refunds of its own sales */
+    SERVER_ROLE_AUDITOR = 5,  /* read and verify everything, write nothing */
+} server_role_t;
+
+/* Who is on the other end of a connection: set when the TLS handshake
+ * completes, from the client certificate and the roles file (authz.h); on
+ * a plaintext listener (loopback, or --insecure-plaintext) the local
+ * operator. Copied into every request, so the writer never needs the
+ * connection to authorize. */
+typedef struct server_identity {
+    server_role_t role;
+    ledger_u128_t scope_id; /* the company's or provider's id; zero otherwise */
+    char name[160];         /* what logs show: "sha256:HEX" or the subject, or "plaintext" */
+} server_identity_t;
+
 typedef struct server_request {
     struct server_request *next;
     struct connection *connection;
+    server_identity_t identity;       /* the connection's, at submission */
     Borsellino__V1__Request *request; /* decoded; freed by the writer */
     uint32_t events_count;            /* events or ids it carries */
     uint64_t bytes_held;              /* body + response estimate (net.c) */

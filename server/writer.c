@@ -61,6 +61,10 @@ static void list_push(request_list_t *list, server_request_t *request) {
     list->tail = request;
 }
 
+static bool group_is_exclusive(const request_list_t *group) {
+    return group->head != NULL && dispatch_request_is_exclusive(group->head->request);
+}
+
 static void list_append(request_list_t *list, request_list_t *other) {
     if (other->head == NULL) return;
     if (list->tail) list->tail->next = other->head;
@@ -69,13 +73,16 @@ static void list_append(request_list_t *list, request_list_t *other) {
     other->head = other->tail = NULL;
 }
 
-/* Takes pending requests up to the group's event bound (at least one). */
+/* Takes pending requests up to the group's event bound (at least one). An
+ * exclusive request (dispatch_request_is_exclusive) is a group of its own. */
 static request_list_t take_group(writer_t *writer) {
     request_list_t group = {NULL, NULL};
     uint64_t events = 0;
     while (writer->pending.head != NULL) {
         server_request_t *request = writer->pending.head;
         uint64_t request_events = request->events_count ? request->events_count : 1;
+        bool exclusive = dispatch_request_is_exclusive(request->request);
+        if (group.head != NULL && (exclusive || group_is_exclusive(&group))) break;
         if (group.head != NULL && events + request_events > writer->config->group_events_max) break;
         writer->pending.head = request->next;
         if (writer->pending.head == NULL) writer->pending.tail = NULL;
@@ -143,6 +150,18 @@ static int group_run(writer_t *writer, request_list_t *group, bool *answered_out
                                   writer->depth, writer->started_ns};
     pthread_mutex_unlock(&writer->mutex);
     *answered_out = false;
+    if (group_is_exclusive(group)) {
+        /* It commits by itself (a signature) or only reads (verify). */
+        int error = writer->fault_error != 0 && dispatch_request_is_write(group->head->request)
+                        ? writer->fault_error
+                        : dispatch_request(&context, group->head);
+        if (error) {
+            dispatch_fail_response(group->head, dispatch_status_for_error(error),
+                                   ledger_strerror(error));
+        }
+        *answered_out = true;
+        return error;
+    }
     int error = writer->fault_error;
     if (error == 0) error = ledger_write_begin(writer->ledger);
     if (error) {

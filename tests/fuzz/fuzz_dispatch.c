@@ -27,6 +27,9 @@
  * by earlier inputs, so a crash may need its predecessors to reproduce
  * (it seldom does: the seeded state is usually enough).
  *
+ * Requests come from the operator, except one input in eight (by a hash
+ * of the input) from another role (fuzz_identity), for authz.c.
+ *
  * Invariants asserted: every decoded request gets one response frame, it
  * parses as one whole frame and decodes as a Response that echoes the
  * request_id; dispatch itself returns no error (a hostile request must not
@@ -54,6 +57,7 @@ enum {
     FUZZ_JOURNAL_EVENTS_MAX = 50000,
     FUZZ_ACCOUNTS_COUNT = 8,
     FUZZ_SEED_AMOUNT = 1000000,
+    FUZZ_OTHER_ROLE_EVERY = 8,
 };
 
 static ledger_t *fuzz_ledger;
@@ -217,6 +221,26 @@ static void fuzz_ledger_bound(void) {
     fuzz_ledger_open();
 }
 
+/* Who sends the input: the operator (everything reaches its operation),
+ * except one input in FUZZ_OTHER_ROLE_EVERY, which — chosen by a hash of
+ * the input, so that a crash replays — comes from another role, scoped to
+ * the seeded funder 101 or provider 102, so that authz.c's scope checks
+ * (and its denials) are fuzzed too. */
+static void fuzz_identity(const uint8_t *data, size_t size, server_identity_t *identity) {
+    uint32_t hash = 2166136261u; /* FNV-1a */
+    for (size_t i = 0; i < size; i++) hash = (hash ^ data[i]) * 16777619u;
+    memset(identity, 0, sizeof(*identity));
+    identity->role = SERVER_ROLE_OPERATOR;
+    snprintf(identity->name, sizeof(identity->name), "fuzz");
+    if (hash % FUZZ_OTHER_ROLE_EVERY != 0) return;
+    static const server_role_t others[] = {SERVER_ROLE_NONE, SERVER_ROLE_COMPANY,
+                                           SERVER_ROLE_APP, SERVER_ROLE_PROVIDER,
+                                           SERVER_ROLE_AUDITOR};
+    identity->role = others[(hash / FUZZ_OTHER_ROLE_EVERY) % 5];
+    if (identity->role == SERVER_ROLE_COMPANY) identity->scope_id = fuzz_id(101);
+    if (identity->role == SERVER_ROLE_PROVIDER) identity->scope_id = fuzz_id(102);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     Borsellino__V1__Request *decoded = frame_request_decode(data, size, NULL);
     if (decoded == NULL) return 0;
@@ -224,8 +248,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     server_request_t request;
     memset(&request, 0, sizeof(request));
     request.request = decoded;
+    fuzz_identity(data, size, &request.identity);
     dispatch_context_t context = {fuzz_ledger, &fuzz_config, 1, 1, 0};
 
+    if (dispatch_request_is_exclusive(decoded)) {
+        /* As writer.c does: alone, outside any write group. */
+        int error = dispatch_request(&context, &request);
+        if (error != 0) {
+            fprintf(stderr, "fuzz_dispatch: an audit request failed: %s (%d): %s\n",
+                    ledger_strerror(error), error, ledger_last_error_message(fuzz_ledger));
+            abort();
+        }
+        response_check(&request);
+        free(request.response_frame);
+        frame_request_free(decoded);
+        return 0;
+    }
     int error = ledger_write_begin(fuzz_ledger);
     assert(error == 0);
     error = dispatch_request(&context, &request);

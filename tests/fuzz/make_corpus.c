@@ -166,6 +166,27 @@ static void requests_welfare(void) {
     request_write("welfare_annual_statement", &request);
 }
 
+/* The audit requests, each run alone by the writer (dispatch_audit.c). */
+static void requests_audit(void) {
+    Borsellino__V1__Request request = BORSELLINO__V1__REQUEST__INIT;
+    request.request_id = 3;
+    Borsellino__V1__AuditSignRequest sign = BORSELLINO__V1__AUDIT_SIGN_REQUEST__INIT;
+    request.op_case = BORSELLINO__V1__REQUEST__OP_AUDIT_SIGN;
+    request.audit_sign = &sign;
+    request_write("audit_sign", &request);
+    Borsellino__V1__AuditCheckpointsRequest checkpoints =
+        BORSELLINO__V1__AUDIT_CHECKPOINTS_REQUEST__INIT;
+    checkpoints.sequence_min = 1;
+    checkpoints.limit = 2;
+    request.op_case = BORSELLINO__V1__REQUEST__OP_AUDIT_CHECKPOINTS;
+    request.audit_checkpoints = &checkpoints;
+    request_write("audit_checkpoints", &request);
+    Borsellino__V1__AuditVerifyRequest verify = BORSELLINO__V1__AUDIT_VERIFY_REQUEST__INIT;
+    request.op_case = BORSELLINO__V1__REQUEST__OP_AUDIT_VERIFY;
+    request.audit_verify = &verify;
+    request_write("audit_verify", &request);
+}
+
 static void requests_create(void) {
     Borsellino__V1__Request request = BORSELLINO__V1__REQUEST__INIT;
     request.request_id = 1;
@@ -370,6 +391,7 @@ int main(int argc, char **argv) {
     requests_create();
     requests_read();
     requests_welfare();
+    requests_audit();
     frames_extra();
     records_write();
     return 0;
