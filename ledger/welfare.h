@@ -376,6 +376,25 @@ int welfare_lookup_employee(ledger_t *ledger, ledger_u128_t id,
 int welfare_lookup_plan(ledger_t *ledger, ledger_u128_t id,
                         welfare_plan_t *plan_out, bool *found_out);
 
+/* A purchase as it stands: who bought from whom, and what of it is left.
+ * (The server uses it to let a provider refund only its own sales.) */
+typedef struct welfare_purchase_info {
+    ledger_u128_t employee_id;
+    ledger_u128_t provider_id;
+    uint32_t category;
+    bool held;       /* a hold not yet captured, voided or expired */
+    bool captured;   /* immediate, or a captured hold */
+    uint64_t amount; /* held (while held), else captured */
+    uint64_t refunded;
+    uint64_t fee;
+    uint64_t fee_refunded;
+} welfare_purchase_info_t;
+
+/* *found_out false when no purchase has that id (an id of another
+ * operation kind is not a purchase). Returns 0 or a core error. */
+int welfare_lookup_purchase(ledger_t *ledger, ledger_u128_t id,
+                            welfare_purchase_info_t *purchase_out, bool *found_out);
+
 /*
  * Creates the platform's three accounts, the default category catalog and
  * the default fringe-cap table when they are missing (a new data

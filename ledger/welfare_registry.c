@@ -330,6 +330,31 @@ int welfare_lookup_employee(ledger_t *ledger, ledger_u128_t id,
     return 0;
 }
 
+int welfare_lookup_purchase(ledger_t *ledger, ledger_u128_t id,
+                            welfare_purchase_info_t *purchase_out, bool *found_out) {
+    if (ledger == NULL || purchase_out == NULL || found_out == NULL) {
+        return LEDGER_ERR_INVALID_ARGUMENT;
+    }
+    memset(purchase_out, 0, sizeof(*purchase_out));
+    MDB_txn *txn = NULL;
+    int error = ledger_read_begin(ledger, &txn);
+    if (error) return error;
+    purchase_record_t record;
+    error = store_purchase_get(ledger, txn, id, &record, found_out);
+    ledger_read_end(ledger, txn);
+    if (error || !*found_out) return error;
+    purchase_out->employee_id = record.employee_id;
+    purchase_out->provider_id = record.provider_id;
+    purchase_out->category = record.category;
+    purchase_out->held = record.state == PURCHASE_HELD;
+    purchase_out->captured = record.state == PURCHASE_CAPTURED;
+    purchase_out->amount = record.amount;
+    purchase_out->refunded = record.refunded;
+    purchase_out->fee = record.fee;
+    purchase_out->fee_refunded = record.fee_refunded;
+    return 0;
+}
+
 int welfare_lookup_plan(ledger_t *ledger, ledger_u128_t id, welfare_plan_t *plan_out,
                         bool *found_out) {
     if (ledger == NULL || plan_out == NULL || found_out == NULL) return LEDGER_ERR_INVALID_ARGUMENT;

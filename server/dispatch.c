@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "authz.h"
 #include "convert.h"
 #include "dispatch.h"
 #include "frame.h"
@@ -356,8 +357,45 @@ static int dispatch_status(dispatch_context_t *context, server_request_t *reques
     return 0;
 }
 
+/* Copies `text` for a quoted log value: '"', '\\' and control bytes become
+ * '?', so that a certificate subject cannot forge log fields or lines. */
+static void log_value_copy(char *out, size_t out_size, const char *text) {
+    size_t at = 0;
+    for (; text[at] != '\0' && at + 1 < out_size; at++) {
+        unsigned char c = (unsigned char)text[at];
+        out[at] = c < 0x20 || c == 0x7F || c == '"' || c == '\\' ? '?' : (char)c;
+    }
+    out[at] = '\0';
+}
+
+/* Authorizes the request (authz.h) before anything of it runs. Returns 0
+ * with *denied_out telling whether it was refused (then answered
+ * STATUS_PERMISSION_DENIED and logged: identity, role, op name and the
+ * reason, never the request's contents), or the ledger error of a scope
+ * lookup. */
+static int dispatch_authorize(dispatch_context_t *context, server_request_t *request,
+                              bool *denied_out) {
+    char reason[AUTHZ_REASON_SIZE];
+    bool allowed = false;
+    *denied_out = false;
+    int error = authz_allowed_scoped(context->ledger, &request->identity, request->request,
+                                     &allowed, reason, sizeof(reason));
+    if (error || allowed) return error;
+    const authz_operation_t *row = authz_operation_find(request->request->op_case);
+    char name[sizeof(request->identity.name)];
+    log_value_copy(name, sizeof(name), request->identity.name);
+    server_log("denied", "identity=\"%s\" role=%s op=%s reason=\"%s\"", name,
+               authz_role_name(request->identity.role), row != NULL ? row->name : "unknown",
+               reason);
+    *denied_out = true;
+    return answer_status(request, BORSELLINO__V1__STATUS__STATUS_PERMISSION_DENIED, reason);
+}
+
 int dispatch_request(dispatch_context_t *context, server_request_t *request) {
     if (context->started_ns == 0) context->started_ns = monotonic_ns();
+    bool denied = false;
+    int error = dispatch_authorize(context, request, &denied);
+    if (error || denied) return error;
     switch (request->request->op_case) {
     case BORSELLINO__V1__REQUEST__OP_CREATE_ACCOUNTS:
         return dispatch_create_accounts(context, request);

@@ -10,8 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/stat.h>
+
 #include "frame.h"
 #include "server.h"
+#include "tls.h"
 #include "welfare.h"
 
 static const char usage[] =
@@ -27,8 +30,21 @@ static const char usage[] =
     "                          directory; a key other users can read is refused)\n"
     "  --listen HOST:PORT      numeric address to listen on (default: " SERVER_LISTEN_DEFAULT ";\n"
     "                          [::1]:PORT for IPv6; port 0 picks a free port, logged)\n"
+    "  --tls-cert FILE         serve TLS 1.3 only, with this PEM certificate (chain);\n"
+    "                          needs --tls-key, --tls-ca and --roles too\n"
+    "  --tls-key FILE          the certificate's PEM private key; refused when other\n"
+    "                          users can read or write it (chmod 600)\n"
+    "  --tls-ca FILE           PEM CA certificate(s): every client must present a\n"
+    "                          certificate signed by it (mutual TLS)\n"
+    "  --roles FILE            maps client certificates (sha256:FINGERPRINT or\n"
+    "                          subject:RFC2253) to a role and scope, one per line;\n"
+    "                          a certificate not in it is refused (docs/security.md)\n"
+    "  --tls-handshake-timeout-ms MS  close a connection whose TLS handshake has\n"
+    "                          not finished this long after accept (default 10000,\n"
+    "                          100 to 600000)\n"
     "  --insecure-plaintext    allow listening on a non-loopback address without\n"
-    "                          TLS (refused otherwise)\n"
+    "                          TLS (refused otherwise; with TLS any address is\n"
+    "                          allowed)\n"
     "  --connections-max N     connections open at once (default 1024); more are\n"
     "                          closed right after accept\n"
     "  --in-flight-max N       requests in flight per connection (default 256);\n"
@@ -52,6 +68,9 @@ static const char usage[] =
     "                          options on the command line win\n"
     "  --help                  this text\n"
     "\n"
+    "A data directory that other users can write to is refused (chmod 700).\n"
+    "Without --tls-cert the server speaks plaintext, and every client is the\n"
+    "operator: allowed on loopback only, unless --insecure-plaintext.\n"
     "Logs: one line per event on stderr, key=value. SIGINT/SIGTERM: stop\n"
     "accepting, answer every request already received, checkpoint, exit 0.\n";
 
@@ -87,6 +106,8 @@ static bool address_is_loopback(const char *address) {
 typedef struct options {
     uint64_t connections, in_flight, frame, batch, queue, idle, group, shutdown;
     bool insecure;
+    uint64_t tls_handshake_timeout_ms;
+    const char *tls_cert, *tls_key, *tls_ca, *roles; /* NULL when not given */
 } options_t;
 
 /* Limits of a config file: its size, a line's length, and the room for
@@ -108,6 +129,20 @@ static int option_apply(options_t *options, server_config_t *config, const char 
         {"--idle-timeout-ms", 0, 86400000ull * 365, &options->idle},
         {"--group-events-max", 1, 1000000, &options->group},
         {"--shutdown-timeout-ms", 0, 3600000, &options->shutdown},
+        {"--tls-handshake-timeout-ms", TLS_HANDSHAKE_TIMEOUT_MS_MIN, TLS_HANDSHAKE_TIMEOUT_MS_MAX,
+         &options->tls_handshake_timeout_ms},
+    };
+    struct {
+        const char *name;
+        const char **value;
+    } paths[] = {
+        {"--data", &config->data_path},
+        {"--signing-key", &config->signing_key_path},
+        {"--listen", &config->listen_address},
+        {"--tls-cert", &options->tls_cert},
+        {"--tls-key", &options->tls_key},
+        {"--tls-ca", &options->tls_ca},
+        {"--roles", &options->roles},
     };
     if (strcmp(name, "--insecure-plaintext") == 0) {
         if (where[0] == '\0' || strcmp(value ? value : "", "true") == 0) {
@@ -120,8 +155,10 @@ static int option_apply(options_t *options, server_config_t *config, const char 
         }
         return where[0] == '\0' ? 0 : 1;
     }
-    bool known = strcmp(name, "--data") == 0 || strcmp(name, "--listen") == 0 ||
-                 strcmp(name, "--signing-key") == 0;
+    bool known = false;
+    for (size_t p = 0; p < sizeof(paths) / sizeof(paths[0]) && !known; p++) {
+        known = strcmp(name, paths[p].name) == 0;
+    }
     for (size_t f = 0; f < sizeof(flags) / sizeof(flags[0]) && !known; f++) {
         known = strcmp(name, flags[f].name) == 0;
     }
@@ -134,9 +171,9 @@ static int option_apply(options_t *options, server_config_t *config, const char 
         fprintf(stderr, "borsellinod: %s%s needs a value (see --help)\n", where, name);
         return -2;
     }
-    if (strcmp(name, "--data") == 0) config->data_path = value;
-    if (strcmp(name, "--signing-key") == 0) config->signing_key_path = value;
-    if (strcmp(name, "--listen") == 0) config->listen_address = value;
+    for (size_t p = 0; p < sizeof(paths) / sizeof(paths[0]); p++) {
+        if (strcmp(name, paths[p].name) == 0) *paths[p].value = value;
+    }
     for (size_t f = 0; f < sizeof(flags) / sizeof(flags[0]); f++) {
         if (strcmp(name, flags[f].name) != 0) continue;
         char flag[96];
@@ -197,9 +234,10 @@ static int config_file_apply(const char *path, options_t *options, server_config
 }
 
 /* Returns -1 to go on, or an exit code. */
-static int parse_arguments(int argc, char **argv, server_config_t *config, bool *insecure) {
+static int parse_arguments(int argc, char **argv, server_config_t *config, options_t *options_out) {
     options_t options = {1024, 256, FRAME_BODY_SIZE_MAX_DEFAULT, LEDGER_BATCH_EVENTS_MAX,
-                         8192, 300000, 65536, 10000, false};
+                         8192, 300000, 65536, 10000, false, TLS_HANDSHAKE_TIMEOUT_MS_DEFAULT,
+                         NULL, NULL, NULL, NULL};
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             fputs(usage, stdout);
@@ -225,7 +263,7 @@ static int parse_arguments(int argc, char **argv, server_config_t *config, bool 
         if (used < 0) return 2;
         i += used;
     }
-    *insecure = options.insecure;
+    *options_out = options;
     config->connections_max = (uint32_t)options.connections;
     config->in_flight_max = (uint32_t)options.in_flight;
     config->frame_size_max = (uint32_t)options.frame;
@@ -237,17 +275,68 @@ static int parse_arguments(int argc, char **argv, server_config_t *config, bool 
     return -1;
 }
 
+/* With any TLS option, all four are needed; then loads them (tls.h).
+ * Returns -1 to go on (config->tls set, or NULL for plaintext), or an exit
+ * code after saying what is wrong. */
+static int tls_setup(const options_t *options, server_config_t *config) {
+    const char *given[] = {options->tls_cert, options->tls_key, options->tls_ca, options->roles};
+    const char *names[] = {"--tls-cert", "--tls-key", "--tls-ca", "--roles"};
+    bool any = false;
+    for (size_t i = 0; i < 4; i++) any = any || given[i] != NULL;
+    if (!any) return -1;
+    for (size_t i = 0; i < 4; i++) {
+        if (given[i] != NULL) continue;
+        fprintf(stderr, "borsellinod: TLS needs --tls-cert, --tls-key, --tls-ca and --roles "
+                        "together: %s is missing (see --help)\n", names[i]);
+        return 2;
+    }
+    tls_server_config_t tls_config = {options->tls_cert, options->tls_key, options->tls_ca,
+                                      options->roles, options->tls_handshake_timeout_ms};
+    char error[PATH_MAX_TEXT];
+    int status = tls_server_create(&tls_config, &config->tls, error, sizeof(error));
+    if (status != TLS_OK) {
+        server_log("start_failed", "error=\"%s\"", tls_strerror(status));
+        fprintf(stderr, "borsellinod: %s\n", error);
+        return 1;
+    }
+    return -1;
+}
+
+/* Refuses a data directory other users can write to: they could replace
+ * the journal or the signing key (one that does not exist yet is created
+ * 0700 by the ledger). Returns -1 to go on, or an exit code. */
+static int data_directory_check(const char *path) {
+    struct stat status;
+    if (stat(path, &status) != 0 || !S_ISDIR(status.st_mode)) return -1; /* the ledger says */
+    if ((status.st_mode & 022) == 0) return -1;
+    server_log("start_failed", "data=%s error=\"other users can write to the data directory\"",
+               path);
+    fprintf(stderr, "borsellinod: refusing the data directory %s: other users can write to it "
+                    "(mode %03o): chmod 700 %s\n",
+            path, (unsigned)(status.st_mode & 0777), path);
+    return 1;
+}
+
 int main(int argc, char **argv) {
     server_config_t config = {.data_path = SERVER_DATA_DEFAULT,
                               .listen_address = SERVER_LISTEN_DEFAULT};
-    bool insecure = false;
-    int status = parse_arguments(argc, argv, &config, &insecure);
+    options_t options;
+    int status = parse_arguments(argc, argv, &config, &options);
     if (status >= 0) return status;
-    if (!address_is_loopback(config.listen_address) && !insecure) {
+    bool tls_wanted = options.tls_cert || options.tls_key || options.tls_ca || options.roles;
+    if (!tls_wanted && !address_is_loopback(config.listen_address) && !options.insecure) {
         fprintf(stderr, "borsellinod: refusing to listen on %s without TLS: plaintext is "
-                        "allowed only on loopback; pass --insecure-plaintext to override\n",
+                        "allowed only on loopback; pass --tls-cert, --tls-key, --tls-ca and "
+                        "--roles, or --insecure-plaintext to override\n",
                 config.listen_address);
         return 2;
+    }
+    status = tls_setup(&options, &config);
+    if (status >= 0) return status;
+    status = data_directory_check(config.data_path);
+    if (status >= 0) {
+        tls_server_free(config.tls);
+        return status;
     }
     ledger_t *ledger = NULL;
     ledger_options_t ledger_options;
@@ -263,6 +352,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "borsellinod: cannot open the ledger in %s: %s\n"
                         "Nothing was changed. Inspect it with: borsellino audit verify --data %s\n",
                 config.data_path, ledger_last_error_message(NULL), config.data_path);
+        tls_server_free(config.tls);
         return 1;
     }
     /* The welfare layer's platform accounts, default catalog and fringe-cap
@@ -276,6 +366,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "borsellinod: cannot set up the welfare platform in %s: %s (%s)\n",
                 config.data_path, ledger_strerror(error), ledger_last_error_message(ledger));
         ledger_close(ledger);
+        tls_server_free(config.tls);
         return 1;
     }
     ledger_stats_t stats;
@@ -284,8 +375,12 @@ int main(int argc, char **argv) {
                config.data_path, (unsigned long long)stats.journal_sequence,
                (unsigned long long)stats.accounts_count,
                (unsigned long long)stats.replayed_events);
+    server_log("transport", "tls=%s clients=%s", config.tls != NULL ? "on" : "off",
+               config.tls != NULL ? "by_certificate" : "operator");
     bool storage_faulted = false;
     error = net_run(&config, ledger, &storage_faulted);
+    tls_server_free(config.tls);
+    config.tls = NULL;
     int close_error = 0;
     if (storage_faulted) {
         /* After a disk fault nothing more is written: the next start

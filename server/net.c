@@ -15,6 +15,16 @@
  * nothing is buffered without bound. A framing violation closes that
  * connection only.
  *
+ * TLS (config->tls, tls.h): bytes read from the socket go into the
+ * connection's TLS session instead of its buffer; once the handshake has
+ * finished and the client certificate was found in the roles file, the
+ * session's plaintext is decrypted into the buffer, as far as its bound
+ * allows, and parsed exactly as plaintext is. Responses are encrypted and
+ * their records written instead. A handshake must finish within
+ * tls_server_handshake_timeout_ms of accept (the idle timer serves as the
+ * handshake timer until then), however slowly its bytes come. Without
+ * TLS, the path is the plaintext one, unchanged.
+ *
  * Lifetime: a connection is freed when both its handles are closed and no
  * request in the writer still points at it (refs == 0).
  */
@@ -24,8 +34,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "authz.h"
 #include "frame.h"
 #include "server.h"
+#include "tls.h"
 #include "welfare.h"
 
 enum {
@@ -60,6 +72,7 @@ typedef struct connection {
     bool closing;
     bool peer_done; /* the peer shut its side: answer what is in flight, close */
     server_identity_t identity; /* who the peer is (server.h) */
+    tls_session_t *tls;         /* NULL on a plaintext listener */
 } connection_t;
 
 struct server {
@@ -78,11 +91,16 @@ struct server {
     bool in_wakeup;    /* handing out a batch of responses: no drain check */
     bool drain_forced; /* the shutdown timeout passed */
     bool drained;
+    /* TLS: ciphertext is read here and handed to the session at once. */
+    uint8_t tls_read_buffer[READ_CHUNK_SIZE];
 };
 
+/* One uv_write: `bytes` (a response frame, or TLS records) and, when it
+ * carries a response, the request it answers; both freed in on_write. */
 typedef struct write_request {
     uv_write_t request;
-    server_request_t *server_request;
+    uint8_t *bytes;
+    server_request_t *server_request; /* NULL for TLS handshake bytes */
     connection_t *connection;
 } write_request_t;
 
@@ -94,6 +112,7 @@ static void server_check_drained(server_t *server);
 
 static void connection_free_if_done(connection_t *connection) {
     if (connection->handles_open > 0 || connection->refs > 0) return;
+    tls_session_free(connection->tls);
     free(connection->buffer);
     free(connection);
 }
@@ -131,9 +150,10 @@ static void connection_close_if_answered(connection_t *connection) {
 
 /* ---- reading ---- */
 
-static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buffer) {
-    (void)suggested;
-    connection_t *connection = handle->data;
+/* Grows the buffer so that it has READ_CHUNK_SIZE bytes of room, within
+ * its bound (one maximal frame plus a read chunk); on a failed realloc it
+ * stays as it is. */
+static void connection_buffer_grow(connection_t *connection) {
     size_t limit = FRAME_HEADER_SIZE + (size_t)connection->server->config->frame_size_max +
                    READ_CHUNK_SIZE;
     if (connection->buffer_capacity - connection->buffer_used < READ_CHUNK_SIZE &&
@@ -146,6 +166,18 @@ static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buffer) {
             connection->buffer_capacity = capacity;
         }
     }
+}
+
+static void on_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buffer) {
+    (void)suggested;
+    connection_t *connection = handle->data;
+    if (connection->tls != NULL) {
+        /* Consumed by the session before the next read (one thread). */
+        buffer->base = (char *)connection->server->tls_read_buffer;
+        buffer->len = sizeof(connection->server->tls_read_buffer);
+        return;
+    }
+    connection_buffer_grow(connection);
     /* A zero-length buffer makes libuv report UV_ENOBUFS: the connection
      * is then closed (cannot happen within the limits). */
     buffer->base = (char *)connection->buffer + connection->buffer_used;
@@ -156,8 +188,11 @@ static void connection_progress(connection_t *connection) {
     connection->progress_ms = uv_now(&connection->server->loop);
 }
 
+static bool connection_tls_handshake(connection_t *connection);
+static bool connection_write(connection_t *connection, uint8_t *bytes, size_t size,
+                             server_request_t *request);
+
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buffer) {
-    (void)buffer;
     connection_t *connection = stream->data;
     if (nread == UV_EOF) {
         /* A half-closed peer still reads: answer what it sent, then close. */
@@ -170,8 +205,18 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buffer) 
         connection_close(connection, uv_err_name((int)nread));
         return;
     }
-    connection->buffer_used += (size_t)nread;
     connection_progress(connection);
+    if (connection->tls != NULL) {
+        if (tls_session_feed(connection->tls, (const uint8_t *)buffer->base, (size_t)nread) != 0) {
+            connection_close(connection, "out_of_memory");
+            return;
+        }
+        if (!tls_session_established(connection->tls) && !connection_tls_handshake(connection)) {
+            return;
+        }
+    } else {
+        connection->buffer_used += (size_t)nread;
+    }
     connection_process(connection);
 }
 
@@ -283,20 +328,141 @@ static long connection_take_frame(connection_t *connection, size_t offset) {
     return (long)frame_size;
 }
 
-/* Submits every whole frame the buffer holds, as the limits allow, then
- * decides whether to keep reading. */
-static void connection_process(connection_t *connection) {
-    size_t offset = 0;
-    while (!connection->closing && connection_may_submit(connection)) {
-        long consumed = connection_take_frame(connection, offset);
-        if (consumed < 0) return;
-        if (consumed == 0) break;
-        offset += (size_t)consumed;
+/* ---- TLS ---- */
+
+static void connection_idle_start(connection_t *connection);
+
+/* Writes what the TLS session produced (handshake messages, alerts).
+ * Returns false after closing the connection. */
+static bool connection_tls_flush(connection_t *connection) {
+    uint8_t *bytes = NULL;
+    size_t size = 0;
+    if (tls_session_take_output(connection->tls, &bytes, &size) != 0) {
+        connection_close(connection, "out_of_memory");
+        return false;
     }
-    if (connection->closing) return;
-    if (offset > 0) {
-        memmove(connection->buffer, connection->buffer + offset, connection->buffer_used - offset);
-        connection->buffer_used -= offset;
+    return bytes == NULL || connection_write(connection, bytes, size, NULL);
+}
+
+/* Copies `text` for a quoted log value: quotes, backslashes and anything
+ * not printable become '?', so a hostile subject cannot forge log lines. */
+static void log_text(char *out, size_t size, const char *text) {
+    size_t i = 0;
+    for (; text[i] != '\0' && i + 1 < size; i++) {
+        unsigned char c = (unsigned char)text[i];
+        out[i] = c < 0x20 || c > 0x7e || c == '"' || c == '\\' ? '?' : (char)c;
+    }
+    out[i] = '\0';
+}
+
+/* Drives the handshake with the bytes fed so far. When it completes, the
+ * connection takes the identity the roles file gives its certificate and
+ * the idle timer replaces the handshake timer; a refused client is logged
+ * (event=tls_rejected: who and why, never key material) and closed.
+ * Returns true only when the connection is now established. */
+static bool connection_tls_handshake(connection_t *connection) {
+    server_identity_t identity;
+    char subject[TLS_SUBJECT_SIZE_MAX];
+    char reason[TLS_REASON_SIZE];
+    int status = tls_session_handshake(connection->tls, &identity, subject, reason);
+    /* Sent even on failure: the alert tells the client why. */
+    if (!connection_tls_flush(connection)) return false;
+    if (status == 1) return false;
+    char subject_text[TLS_SUBJECT_SIZE_MAX];
+    log_text(subject_text, sizeof(subject_text), subject);
+    if (status != TLS_OK) {
+        char reason_text[TLS_REASON_SIZE];
+        log_text(reason_text, sizeof(reason_text), reason);
+        server_log("tls_rejected",
+                   "connection=%llu peer=%s identity=%s subject=\"%s\" reason=\"%s\"",
+                   (unsigned long long)connection->id, connection->peer, identity.name,
+                   subject_text, reason_text);
+        connection_close(connection, status == TLS_ERR_UNKNOWN_CERTIFICATE
+                                         ? "tls_unknown_certificate" : "tls_handshake_failed");
+        return false;
+    }
+    assert(tls_session_established(connection->tls));
+    connection->identity = identity;
+    char name_text[sizeof(identity.name)];
+    log_text(name_text, sizeof(name_text), identity.name);
+    server_log("tls_established", "connection=%llu peer=%s identity=\"%s\" role=%s "
+               "subject=\"%s\" cipher=%s",
+               (unsigned long long)connection->id, connection->peer, name_text,
+               authz_role_name(identity.role), subject_text, tls_session_cipher(connection->tls));
+    uv_timer_stop(&connection->idle_timer);
+    connection_idle_start(connection);
+    return true;
+}
+
+/* Decrypts what the session holds into the connection's buffer, as far as
+ * the buffer's bound allows (so the session never holds more than one
+ * read chunk and a partial record: reading stops while the buffer is
+ * full). The client's close_notify counts as its end of file. Returns
+ * false after closing the connection. */
+static bool connection_tls_pull(connection_t *connection) {
+    if (!tls_session_established(connection->tls)) return true;
+    for (;;) {
+        connection_buffer_grow(connection);
+        size_t room = connection->buffer_capacity - connection->buffer_used;
+        if (room == 0) return true;
+        char reason[TLS_REASON_SIZE];
+        long got = tls_session_read(connection->tls, connection->buffer + connection->buffer_used,
+                                    room, reason);
+        if (got == 0) return true;
+        if (got == TLS_ERR_CLOSED) {
+            connection->peer_done = true;
+            reading_set(connection, false);
+            connection_close_if_answered(connection);
+            return !connection->closing;
+        }
+        if (got < 0) {
+            char reason_text[TLS_REASON_SIZE];
+            log_text(reason_text, sizeof(reason_text), reason);
+            server_log("tls_error", "connection=%llu peer=%s reason=\"%s\"",
+                       (unsigned long long)connection->id, connection->peer, reason_text);
+            connection_close(connection, "tls_error");
+            return false;
+        }
+        connection->buffer_used += (size_t)got;
+    }
+}
+
+/* Runs once, tls_server_handshake_timeout_ms after accept, unless the
+ * handshake finished first (the timer is then restarted for idleness). */
+static void on_handshake_timeout(uv_timer_t *timer) {
+    connection_t *connection = timer->data;
+    if (connection->closing || tls_session_established(connection->tls)) return;
+    server_log("tls_rejected",
+               "connection=%llu peer=%s identity=none subject=\"\" reason=\"handshake not "
+               "finished within %llu ms\"",
+               (unsigned long long)connection->id, connection->peer,
+               (unsigned long long)tls_server_handshake_timeout_ms(connection->server->config->tls));
+    connection_close(connection, "tls_handshake_timeout");
+}
+
+/* Submits every whole frame the buffer holds, as the limits allow, then
+ * decides whether to keep reading. With TLS, plaintext is decrypted into
+ * the buffer first, and again as long as frames were taken and the
+ * session still holds input. */
+static void connection_process(connection_t *connection) {
+    bool again = true;
+    while (again) {
+        if (connection->tls != NULL && !connection_tls_pull(connection)) return;
+        size_t offset = 0;
+        while (!connection->closing && connection_may_submit(connection)) {
+            long consumed = connection_take_frame(connection, offset);
+            if (consumed < 0) return;
+            if (consumed == 0) break;
+            offset += (size_t)consumed;
+        }
+        if (connection->closing) return;
+        if (offset > 0) {
+            memmove(connection->buffer, connection->buffer + offset,
+                    connection->buffer_used - offset);
+            connection->buffer_used -= offset;
+        }
+        again = connection->tls != NULL && offset > 0 &&
+                tls_session_input_pending(connection->tls);
     }
     reading_set(connection, connection_may_submit(connection));
 }
@@ -308,7 +474,7 @@ static void on_write(uv_write_t *request, int status) {
     connection_t *connection = write->connection;
     connection->writes_pending--;
     if (status == 0) connection_progress(connection);
-    free(write->server_request->response_frame);
+    free(write->bytes);
     free(write->server_request);
     free(write);
     if (status < 0 && !connection->closing) connection_close(connection, uv_err_name(status));
@@ -331,26 +497,53 @@ static void response_send(server_request_t *request) {
         connection_free_if_done(connection);
         return;
     }
+    uint8_t *bytes = request->response_frame;
+    size_t size = request->response_size;
+    request->response_frame = NULL; /* now owned by `bytes` */
+    if (connection->tls != NULL) {
+        int error = tls_session_write(connection->tls, bytes, size);
+        free(bytes);
+        bytes = NULL;
+        if (error == 0) error = tls_session_take_output(connection->tls, &bytes, &size);
+        if (error != 0 || bytes == NULL) {
+            free(bytes);
+            free(request);
+            connection_close(connection, error == TLS_ERR_NO_MEMORY ? "out_of_memory"
+                                                                    : "tls_error");
+            return;
+        }
+    }
+    connection_write(connection, bytes, size, request);
+}
+
+/* Writes `bytes` to the connection; the write owns them and `request`
+ * (NULL for TLS handshake bytes), freed in on_write. Returns false after
+ * closing the connection. */
+static bool connection_write(connection_t *connection, uint8_t *bytes, size_t size,
+                             server_request_t *request) {
+    assert(size > 0 && size <= UINT32_MAX);
     write_request_t *write = malloc(sizeof(*write));
     if (write == NULL) {
-        free(request->response_frame);
+        free(bytes);
         free(request);
         connection_close(connection, "out_of_memory");
-        return;
+        return false;
     }
+    write->bytes = bytes;
     write->server_request = request;
     write->connection = connection;
-    uv_buf_t buffer = uv_buf_init((char *)request->response_frame,
-                                  (unsigned int)request->response_size);
+    uv_buf_t buffer = uv_buf_init((char *)bytes, (unsigned int)size);
     connection->writes_pending++;
     int error = uv_write(&write->request, (uv_stream_t *)&connection->tcp, &buffer, 1, on_write);
     if (error) {
         connection->writes_pending--;
-        free(request->response_frame);
+        free(bytes);
         free(request);
         free(write);
         connection_close(connection, uv_err_name(error));
+        return false;
     }
+    return true;
 }
 
 static void on_wakeup(uv_async_t *handle) {
@@ -392,6 +585,15 @@ static void on_idle_check(uv_timer_t *timer) {
     }
 }
 
+/* Starts the idle checks (when there is an idle timeout). */
+static void connection_idle_start(connection_t *connection) {
+    uint64_t timeout_ms = connection->server->config->idle_timeout_ms;
+    if (timeout_ms > 0) {
+        uint64_t check_ms = timeout_ms / 4 > 1000 ? 1000 : (timeout_ms / 4 ? timeout_ms / 4 : 1);
+        uv_timer_start(&connection->idle_timer, on_idle_check, check_ms, check_ms);
+    }
+}
+
 static void peer_name(connection_t *connection) {
     struct sockaddr_storage address;
     int length = sizeof(address);
@@ -419,10 +621,18 @@ static connection_t *connection_open(server_t *server) {
     connection->tcp.data = connection;
     connection->idle_timer.data = connection;
     connection->handles_open = 2;
-    /* A plaintext listener is loopback (or explicitly insecure): whoever
-     * connects is the local operator. */
-    connection->identity.role = SERVER_ROLE_OPERATOR;
-    snprintf(connection->identity.name, sizeof(connection->identity.name), "plaintext");
+    if (server->config->tls != NULL) {
+        /* Nobody until the handshake names the client (tls.h). */
+        connection->identity.role = SERVER_ROLE_NONE;
+        snprintf(connection->identity.name, sizeof(connection->identity.name), "none");
+        /* On failure tls stays NULL, and on_connection closes it. */
+        (void)tls_session_create(server->config->tls, &connection->tls);
+    } else {
+        /* A plaintext listener is loopback (or explicitly insecure):
+         * whoever connects is the local operator. */
+        connection->identity.role = SERVER_ROLE_OPERATOR;
+        snprintf(connection->identity.name, sizeof(connection->identity.name), "plaintext");
+    }
     connection->next = server->connections;
     if (server->connections) server->connections->previous = connection;
     server->connections = connection;
@@ -445,14 +655,21 @@ static void on_connection(uv_stream_t *listener, int status) {
         connection_close(connection, "connections_max");
         return;
     }
+    if (server->config->tls != NULL && connection->tls == NULL) {
+        connection_close(connection, "out_of_memory");
+        return;
+    }
     uv_tcp_nodelay(&connection->tcp, 1);
-    server_log("connection_opened", "connection=%llu peer=%s connections=%u",
-               (unsigned long long)connection->id, connection->peer, server->connections_count);
-    uint64_t timeout_ms = server->config->idle_timeout_ms;
+    server_log("connection_opened", "connection=%llu peer=%s connections=%u tls=%s",
+               (unsigned long long)connection->id, connection->peer, server->connections_count,
+               connection->tls != NULL ? "yes" : "no");
     connection_progress(connection);
-    if (timeout_ms > 0) {
-        uint64_t check_ms = timeout_ms / 4 > 1000 ? 1000 : (timeout_ms / 4 ? timeout_ms / 4 : 1);
-        uv_timer_start(&connection->idle_timer, on_idle_check, check_ms, check_ms);
+    if (connection->tls != NULL) {
+        /* The idle timer first bounds the handshake, from accept. */
+        uv_timer_start(&connection->idle_timer, on_handshake_timeout,
+                       tls_server_handshake_timeout_ms(server->config->tls), 0);
+    } else {
+        connection_idle_start(connection);
     }
     reading_set(connection, true);
 }

@@ -31,11 +31,6 @@
 #include "ledger.h"
 #include "welfare.h"
 
-/* Width of the progress bar, in characters. */
-enum { AUDIT_PROGRESS_BAR_WIDTH = 40 };
-/* Redraw the bar at most this often, so a fast verify is not slowed by
- * terminal output. */
-#define AUDIT_PROGRESS_INTERVAL_NS UINT64_C(100000000)
 /* A chain head as hex: 32 bytes, two digits each, and NUL. */
 enum { AUDIT_HASH_TEXT_SIZE = 65 };
 /* Verification over the network reads the whole journal: wait long. */
@@ -108,10 +103,6 @@ typedef struct audit_options {
     cli_net_options_t net;
 } audit_options_t;
 
-typedef struct audit_progress {
-    bool enabled;
-    uint64_t last_draw_ns;
-} audit_progress_t;
 
 /* What a verification found, offline or over the network. */
 typedef struct audit_result {
@@ -122,31 +113,6 @@ typedef struct audit_result {
     uint32_t funders, providers;
     uint64_t verify_ns; /* the journal walk alone (offline only; 0 otherwise) */
 } audit_result_t;
-
-static uint64_t audit_now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * UINT64_C(1000000000) + (uint64_t)ts.tv_nsec;
-}
-
-/* ledger_progress_fn: redraws "[#####.....] done/total" in place. */
-static void audit_progress_draw(void *context, uint64_t done, uint64_t total) {
-    audit_progress_t *progress = context;
-    if (!progress->enabled || total == 0) return;
-    uint64_t now_ns = audit_now_ns();
-    if (done < total && now_ns - progress->last_draw_ns < AUDIT_PROGRESS_INTERVAL_NS) return;
-    progress->last_draw_ns = now_ns;
-    uint64_t filled = (done > total ? total : done) * AUDIT_PROGRESS_BAR_WIDTH / total;
-    char bar[AUDIT_PROGRESS_BAR_WIDTH + 1];
-    for (int i = 0; i < AUDIT_PROGRESS_BAR_WIDTH; i++) bar[i] = (uint64_t)i < filled ? '#' : '.';
-    bar[AUDIT_PROGRESS_BAR_WIDTH] = '\0';
-    fprintf(stderr, "\rverifying [%s] %" PRIu64 "/%" PRIu64 " records", bar, done, total);
-    fflush(stderr);
-}
-
-static void audit_progress_end(const audit_progress_t *progress) {
-    if (progress->enabled) fputs("\r\033[K", stderr);
-}
 
 static void audit_hash_text(const uint8_t hash[32], char text[AUDIT_HASH_TEXT_SIZE]) {
     for (int i = 0; i < 32; i++) snprintf(text + 2 * i, 3, "%02x", hash[i]);
@@ -268,11 +234,12 @@ static int audit_verify_offline(const audit_options_t *options, const uint8_t *p
     }
     ledger_verify_report_t report;
     memset(&report, 0, sizeof report);
-    audit_progress_t progress = {isatty(STDERR_FILENO) == 1, 0};
-    uint64_t started_ns = audit_now_ns();
-    error = ledger_verify_signed(ledger, public_key, &report, audit_progress_draw, &progress);
-    uint64_t verify_ns = audit_now_ns() - started_ns;
-    audit_progress_end(&progress);
+    cli_progress_t progress;
+    cli_progress_init(&progress, "verifying", "records");
+    uint64_t started_ns = cli_monotonic_ns();
+    error = ledger_verify_signed(ledger, public_key, &report, cli_progress_fn, &progress);
+    uint64_t verify_ns = cli_monotonic_ns() - started_ns;
+    cli_progress_end(&progress);
     ledger_stats_t stats;
     memset(&stats, 0, sizeof stats);
     int stats_error = error == 0 ? ledger_stats(ledger, &stats) : 0;

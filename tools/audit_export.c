@@ -40,15 +40,11 @@ enum {
     EXPORT_ROW_SIZE_MAX = 2048,
     /* Records between two looks at the clock for the progress bar. */
     EXPORT_PROGRESS_EVERY = 1 << 16,
-    EXPORT_PROGRESS_BAR_WIDTH = 40,
     EXPORT_MESSAGE_SIZE = 512,
     /* The u128 formatter works in chunks of 19 decimal digits. */
     EXPORT_CHUNK_DIGITS = 19,
 };
 
-#define EXPORT_NS_PER_S UINT64_C(1000000000)
-/* Redraw the progress bar at most this often. */
-#define EXPORT_PROGRESS_INTERVAL_NS UINT64_C(100000000)
 #define EXPORT_CHUNK UINT64_C(10000000000000000000) /* 10^19 */
 
 __extension__ typedef unsigned __int128 export_u128_t;
@@ -402,7 +398,7 @@ static char *format_row(char *p, const ledger_journal_entry_t *entry, bool json)
 }
 
 /* ------------------------------------------------------------------------ */
-/* The buffered writer and the progress bar                                 */
+/* The buffered writer                                                      */
 
 typedef struct export_writer {
     int fd;
@@ -434,33 +430,6 @@ static void writer_commit(export_writer_t *writer, const char *end) {
     writer->used = (size_t)(end - writer->buffer);
 }
 
-typedef struct export_progress {
-    bool enabled; /* stderr is a terminal */
-    uint64_t last_draw_ns;
-} export_progress_t;
-
-static uint64_t monotonic_ns(void) {
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (uint64_t)now.tv_sec * EXPORT_NS_PER_S + (uint64_t)now.tv_nsec;
-}
-
-static void progress_draw(export_progress_t *progress, uint64_t done, uint64_t total) {
-    if (!progress->enabled || total == 0) return;
-    uint64_t now_ns = monotonic_ns();
-    if (now_ns - progress->last_draw_ns < EXPORT_PROGRESS_INTERVAL_NS) return;
-    progress->last_draw_ns = now_ns;
-    uint64_t filled = (done > total ? total : done) * EXPORT_PROGRESS_BAR_WIDTH / total;
-    char bar[EXPORT_PROGRESS_BAR_WIDTH + 1];
-    for (int i = 0; i < EXPORT_PROGRESS_BAR_WIDTH; i++) bar[i] = (uint64_t)i < filled ? '#' : '.';
-    bar[EXPORT_PROGRESS_BAR_WIDTH] = '\0';
-    fprintf(stderr, "\rexporting [%s] %" PRIu64 "/%" PRIu64 " records", bar, done, total);
-}
-
-static void progress_end(const export_progress_t *progress) {
-    if (progress->enabled) fputs("\r\033[K", stderr);
-}
-
 /* ------------------------------------------------------------------------ */
 /* audit export journal                                                     */
 
@@ -470,7 +439,7 @@ typedef struct journal_export {
     uint64_t count;
     uint64_t first, last; /* sequences exported */
     uint64_t progress_first, progress_total;
-    export_progress_t progress;
+    cli_progress_t progress;
 } journal_export_t;
 
 /* ledger_journal_fn: one row. Stops the scan (1) after a failed write. */
@@ -486,8 +455,8 @@ static int journal_export_entry(void *context, const ledger_journal_entry_t *ent
     if (export->count++ == 0) export->first = entry->sequence;
     export->last = entry->sequence;
     if ((export->count & (EXPORT_PROGRESS_EVERY - 1)) == 0) {
-        progress_draw(&export->progress, entry->sequence - export->progress_first + 1,
-                      export->progress_total);
+        cli_progress_draw(&export->progress, entry->sequence - export->progress_first + 1,
+                          export->progress_total);
     }
     return 0;
 }
@@ -516,7 +485,7 @@ static int journal_output_open(const audit_args_t *args, int *fd_out) {
 static int journal_output_finish(const audit_args_t *args, ledger_t *ledger,
                                  journal_export_t *export, int scan_error) {
     writer_flush(&export->writer);
-    progress_end(&export->progress);
+    cli_progress_end(&export->progress);
     int error = export->writer.error;
     if (args->out_path != NULL && close(export->writer.fd) != 0 && error == 0) error = errno;
     if (scan_error == 0 && error == 0) return 0;
@@ -548,7 +517,7 @@ static int journal_export_run(const audit_args_t *args, ledger_t *ledger) {
     journal_export_t export;
     memset(&export, 0, sizeof(export));
     export.json = args->output == AUDIT_OUTPUT_JSONL;
-    export.progress.enabled = isatty(STDERR_FILENO) == 1;
+    cli_progress_init(&export.progress, "exporting", "records");
     export.progress_first = args->from == 0 ? 1 : args->from;
     uint64_t last = args->to != 0 ? args->to : stats.journal_sequence;
     export.progress_total = last >= export.progress_first ? last - export.progress_first + 1 : 0;
@@ -559,12 +528,12 @@ static int journal_export_run(const audit_args_t *args, ledger_t *ledger) {
         free(export.writer.buffer);
         return exit_code;
     }
-    uint64_t started_ns = monotonic_ns();
+    uint64_t started_ns = cli_monotonic_ns();
     if (!export.json) journal_header(&export.writer);
     int error = ledger_journal_scan(ledger, args->from, args->to, journal_export_entry, &export);
     if (error == 1 && export.writer.error != 0) error = 0; /* reported as a write error */
     exit_code = journal_output_finish(args, ledger, &export, error);
-    if (exit_code == 0) journal_summary(args, &export, monotonic_ns() - started_ns);
+    if (exit_code == 0) journal_summary(args, &export, cli_monotonic_ns() - started_ns);
     free(export.writer.buffer);
     return exit_code;
 }

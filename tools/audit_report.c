@@ -296,7 +296,7 @@ int audit_report_main(int argc, char **argv) {
     }
     if (exit_code < 0) {
         report->generated_ns = cli_now_ns();
-        report->progress = isatty(STDERR_FILENO) == 1;
+        cli_progress_init(&report->progress, "verifying", "records");
         exit_code = report_run(report, public_key);
     }
     report_free(report);

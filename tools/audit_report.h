@@ -30,6 +30,7 @@
 #include <stdio.h>
 
 #include "audit.h"
+#include "cli.h"
 #include "ledger.h"
 #include "welfare.h"
 
@@ -129,8 +130,7 @@ typedef struct report_months {
 typedef struct report {
     report_options_t options;
     uint64_t generated_ns; /* the wall clock when the run began */
-    bool progress;         /* stderr is a terminal: draw progress on it */
-    uint64_t progress_drawn_ns;
+    cli_progress_t progress; /* drawn on stderr when it is a terminal */
     ledger_stats_t stats; /* as of the open: journal_sequence bounds every scan */
     ledger_verify_report_t verify;
     report_failure_t verify_failure;

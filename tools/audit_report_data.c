@@ -47,8 +47,6 @@
 #include "audit_report.h"
 
 #define NS_PER_SECOND UINT64_C(1000000000)
-/* Redraw the progress bar at most this often. */
-#define REPORT_PROGRESS_INTERVAL_NS UINT64_C(100000000)
 
 enum {
     /* Funders, and providers, one report holds (one row each, in memory). */
@@ -57,8 +55,6 @@ enum {
     REPORT_LIST_PAGE = 1024,
     /* ledger_trial_balance calls before asking for the most rows there are. */
     REPORT_TRIAL_ATTEMPTS = 3,
-    /* Width of the progress bar on a terminal, in characters. */
-    REPORT_PROGRESS_WIDTH = 40,
 };
 
 /* ------------------------------------------------------------------------ */
@@ -138,40 +134,13 @@ static void failure_set(report_failure_t *failure, ledger_t *ledger, int error, 
  * page with holes for want of memory would say nothing true. */
 static bool error_is_fatal(int error) { return error == LEDGER_ERR_NO_MEMORY; }
 
-static uint64_t monotonic_ns(void) {
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (uint64_t)now.tv_sec * NS_PER_SECOND + (uint64_t)now.tv_nsec;
-}
-
-/* ledger_progress_fn: "verifying [#####.....] done/total records". */
-static void progress_draw(void *context, uint64_t done, uint64_t total) {
-    report_t *report = context;
-    if (!report->progress || total == 0) return;
-    uint64_t now_ns = monotonic_ns();
-    if (done < total && now_ns - report->progress_drawn_ns < REPORT_PROGRESS_INTERVAL_NS) return;
-    report->progress_drawn_ns = now_ns;
-    uint64_t filled = (done > total ? total : done) * REPORT_PROGRESS_WIDTH / total;
-    char bar[REPORT_PROGRESS_WIDTH + 1];
-    for (int i = 0; i < REPORT_PROGRESS_WIDTH; i++) bar[i] = (uint64_t)i < filled ? '#' : '.';
-    bar[REPORT_PROGRESS_WIDTH] = '\0';
-    fprintf(stderr, "\r\033[Kverifying [%s] %" PRIu64 "/%" PRIu64 " records", bar, done, total);
-    fflush(stderr);
-}
-
-/* One line saying what the report is doing now, on a terminal only. */
-static void progress_stage(const report_t *report, const char *stage) {
-    if (!report->progress) return;
-    fprintf(stderr, "\r\033[K%s", stage);
-    fflush(stderr);
-}
-
 /* ------------------------------------------------------------------------ */
 /* Collecting the figures                                                   */
 
 static void collect_verify(ledger_t *ledger, const uint8_t *public_key, report_t *report) {
-    progress_stage(report, "verifying");
-    int error = ledger_verify_signed(ledger, public_key, &report->verify, progress_draw, report);
+    cli_progress_stage(&report->progress, "verifying");
+    int error = ledger_verify_signed(ledger, public_key, &report->verify, cli_progress_fn,
+                                     &report->progress);
     if (error == LEDGER_ERR_VERIFY_FAILED) {
         report->verify_failure.error = error;
         snprintf(report->verify_failure.message, sizeof(report->verify_failure.message), "%s",
@@ -182,14 +151,14 @@ static void collect_verify(ledger_t *ledger, const uint8_t *public_key, report_t
 }
 
 static void collect_reconcile(ledger_t *ledger, report_t *report) {
-    progress_stage(report, "reconciling the welfare books");
+    cli_progress_stage(&report->progress, "reconciling the welfare books");
     int error = welfare_reconcile(ledger, &report->reconcile);
     if (error != 0) failure_set(&report->reconcile_failure, ledger, error, "welfare_reconcile");
 }
 
 /* The trial balance; its rows in report->trial_rows (caller frees). */
 static int collect_trial(ledger_t *ledger, report_t *report) {
-    progress_stage(report, "reading the trial balance");
+    cli_progress_stage(&report->progress, "reading the trial balance");
     uint32_t capacity = 0;
     for (int attempt = 0;; attempt++) {
         int error = ledger_trial_balance(ledger, report->options.at, report->trial_rows, capacity,
@@ -301,7 +270,7 @@ static int entities_list(ledger_t *ledger, bool funders, size_t row_size, void *
 
 /* Funders and providers with their statements over [0, at]. */
 static int collect_identities(ledger_t *ledger, report_t *report) {
-    progress_stage(report, "reading the funder and provider statements");
+    cli_progress_stage(&report->progress, "reading the funder and provider statements");
     void *funders = NULL;
     void *providers = NULL;
     int error =
@@ -369,7 +338,7 @@ static int months_visit(void *context, const ledger_journal_entry_t *entry) {
 }
 
 static int collect_months(ledger_t *ledger, report_t *report) {
-    progress_stage(report, "summing the months");
+    cli_progress_stage(&report->progress, "summing the months");
     report_months_t *months = &report->months;
     months->sums = calloc(REPORT_MONTHS_COUNT, sizeof(*months->sums));
     if (months->sums == NULL) return LEDGER_ERR_NO_MEMORY;
@@ -402,7 +371,7 @@ int report_collect(ledger_t *ledger, const uint8_t *public_key, report_t *report
     error = collect_trial(ledger, report);
     if (error == 0) error = collect_identities(ledger, report);
     if (error == 0) error = collect_months(ledger, report);
-    progress_stage(report, "");
+    cli_progress_stage(&report->progress, "");
     return error;
 }
 

@@ -13,6 +13,7 @@
  *     the server answers once the group holding it is committed.
  * Employee, provider and purchase ids are (kind, number) u128 values
  * with a per-run prefix, so runs against the same server do not collide.
+ * Over TLS when BORSELLINO_TLS_CERT, _KEY and _CA are set (cli.h).
  */
 #include <inttypes.h>
 #include <pthread.h>
@@ -22,6 +23,7 @@
 #include <time.h>
 
 #include "bench_welfare.h"
+#include "cli.h"
 #include "client.h"
 #include "convert.h"
 #include "frame.h"
@@ -34,6 +36,14 @@ typedef struct net_bench {
     uint64_t run;      /* id prefix of this run */
     uint64_t failures; /* responses that were not OK */
 } net_bench_t;
+
+/* Connects, over TLS when the environment names the files. */
+static int net_connect(const welfare_bench_options_t *options, client_t **client_out) {
+    client_tls_t tls;
+    cli_net_tls_from_env(&tls);
+    return client_connect_tls(options->address, NET_CONNECT_TIMEOUT_MS,
+                              cli_net_tls_wanted(&tls) ? &tls : NULL, client_out);
+}
 
 static uint64_t monotonic_ns(void) {
     struct timespec now;
@@ -289,7 +299,7 @@ static void *purchase_worker_run(void *argument) {
     purchase_worker_t *worker = argument;
     const welfare_bench_options_t *options = worker->bench->options;
     client_t *client = NULL;
-    worker->error = client_connect(options->address, NET_CONNECT_TIMEOUT_MS, &client);
+    worker->error = net_connect(options, &client);
     if (worker->error) return NULL;
     pipeline_t pipeline = {client, options->in_flight, 0, 0};
     uint64_t state = 0x9E3779B97F4A7C15ull ^ (worker->index * 0xD1B54A32D192ED03ull);
@@ -378,7 +388,7 @@ static int net_purchases(net_bench_t *bench) {
 int bench_welfare_net(const welfare_bench_options_t *options) {
     net_bench_t bench = {options, (uint64_t)time(NULL) & 0xFFFFFFFFFFFFull, 0};
     client_t *client = NULL;
-    int error = client_connect(options->address, NET_CONNECT_TIMEOUT_MS, &client);
+    int error = net_connect(options, &client);
     if (error) {
         fprintf(stderr, "borsellino bench-welfare: %s\n", client_last_error_message(NULL));
         return 1;

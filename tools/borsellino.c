@@ -47,6 +47,11 @@ static const char usage[] =
     "  backup        copy a data directory while a server keeps serving from it:\n"
     "                one consistent, compacted snapshot (--out DIR); start a\n"
     "                server on the copy with `borsellinod --data DIR`\n"
+    "  certs         development TLS certificates (--out DIR): a CA, the server's,\n"
+    "                one client certificate per role and the roles file\n"
+    "\n"
+    "TLS: client commands take --tls-cert, --tls-key and --tls-ca (or the\n"
+    "BORSELLINO_TLS_CERT, BORSELLINO_TLS_KEY and BORSELLINO_TLS_CA variables).\n"
     "\n"
     "Run `borsellino COMMAND --help` for a command's options.\n"
     "Exit codes: 0 success, 1 the operation failed, 2 bad usage.\n";
@@ -101,6 +106,7 @@ int main(int argc, char **argv) {
     if (strcmp(argv[1], "bench") == 0) return cli_bench(argc - 1, argv + 1);
     if (strcmp(argv[1], "audit") == 0) return cli_audit(argc - 1, argv + 1);
     if (strcmp(argv[1], "backup") == 0) return cli_backup(argc - 1, argv + 1);
+    if (strcmp(argv[1], "certs") == 0) return cli_certs(argc - 1, argv + 1);
     if (strcmp(argv[1], "welfare") == 0) return cli_welfare(argc - 1, argv + 1);
     fprintf(stderr, "borsellino: unknown command %s\n\n%s", argv[1], usage);
     return CLI_EXIT_USAGE;

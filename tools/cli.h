@@ -156,6 +156,29 @@ bool cli_result_succeeded(uint32_t result);
 const char *cli_welfare_result_message(uint32_t result);
 bool cli_welfare_result_succeeded(uint32_t result);
 
+/* ---- progress bars of long commands (cli_progress.c) ---- */
+
+/* "LABEL [#####.....] done/total UNIT" on stderr, redrawn in place; only
+ * when stderr is a terminal (decided by cli_progress_init). */
+typedef struct cli_progress {
+    bool enabled;
+    uint64_t last_draw_ns;
+    const char *label; /* "verifying", "exporting"; not copied */
+    const char *unit;  /* "records"; not copied */
+} cli_progress_t;
+
+void cli_progress_init(cli_progress_t *progress, const char *label, const char *unit);
+/* Redraws at most every 100 ms, and always when done reaches total. */
+void cli_progress_draw(cli_progress_t *progress, uint64_t done, uint64_t total);
+/* A ledger_progress_fn: context is a cli_progress_t. */
+void cli_progress_fn(void *context, uint64_t done, uint64_t total);
+/* Replaces the line by a sentence saying what runs now. */
+void cli_progress_stage(const cli_progress_t *progress, const char *stage);
+/* Clears the line. */
+void cli_progress_end(const cli_progress_t *progress);
+/* CLOCK_MONOTONIC in ns, for durations the commands report. */
+uint64_t cli_monotonic_ns(void);
+
 /* ---- the client commands' plumbing (cli_net.c) ---- */
 
 /* Options every client command takes. */
@@ -163,12 +186,25 @@ typedef struct cli_net_options {
     const char *address; /* --addr (or --address), default CLIENT_ADDRESS_DEFAULT */
     bool json;           /* --json */
     uint32_t timeout_ms; /* --timeout-ms, default CLIENT_TIMEOUT_MS_DEFAULT */
+    /* --tls-cert, --tls-key, --tls-ca, each defaulting to the environment
+     * variable BORSELLINO_TLS_CERT, _KEY, _CA; NULL when neither is set.
+     * TLS is used when any of the three is set (then all three must be). */
+    client_tls_t tls;
 } cli_net_options_t;
 
 /* Help text for the options above, to append to a command's --help. */
 extern const char cli_net_options_help[];
 
+/* Defaults, including the TLS files from the environment
+ * (cli_net_tls_from_env). */
 void cli_net_options_init(cli_net_options_t *options);
+
+/* Sets `tls` from BORSELLINO_TLS_CERT, BORSELLINO_TLS_KEY and
+ * BORSELLINO_TLS_CA (NULL for each one unset or empty). */
+void cli_net_tls_from_env(client_tls_t *tls);
+
+/* Whether `tls` asks for TLS (any of its files is set). */
+bool cli_net_tls_wanted(const client_tls_t *tls);
 
 /*
  * If argv[*index] is one of the common options, consumes it (and its
@@ -223,6 +259,7 @@ int cli_status(int argc, char **argv);
 int cli_bench(int argc, char **argv);
 int cli_audit(int argc, char **argv);
 int cli_backup(int argc, char **argv);
+int cli_certs(int argc, char **argv);
 int cli_welfare(int argc, char **argv);
 
 #endif

@@ -1,12 +1,15 @@
 /*
  * cli_net.c — the plumbing every client command shares: the common
- * options (--addr, --json, --timeout-ms), connecting with a useful message
+ * options (--addr, --json, --timeout-ms, and the TLS files --tls-cert,
+ * --tls-key, --tls-ca or their environment variables), connecting (over
+ * TLS when its files are given) with a useful message
  * when no server runs, one request/response round trip with its status
  * turned into a sentence, and the failure output (stderr text, plus one
  * JSON object on stdout with --json so scripts always get a document).
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -19,12 +22,34 @@ const char cli_net_options_help[] =
     "                    is the same option)\n"
     "  --json            print JSON for scripts instead of a table\n"
     "  --timeout-ms N    give up when the server does not answer within N ms\n"
-    "                    (default 10000; 0 = wait forever)\n";
+    "                    (default 10000; 0 = wait forever)\n"
+    "  --tls-cert FILE   connect with TLS 1.3, presenting this client certificate\n"
+    "                    (PEM; default $BORSELLINO_TLS_CERT); needs the two below\n"
+    "  --tls-key FILE    its private key, mode 0600 (default $BORSELLINO_TLS_KEY)\n"
+    "  --tls-ca FILE     the CA the server's certificate must chain to (and that\n"
+    "                    certificate must name the --addr host; default\n"
+    "                    $BORSELLINO_TLS_CA)\n";
+
+static const char *cli_env(const char *name) {
+    const char *value = getenv(name);
+    return value != NULL && value[0] != '\0' ? value : NULL;
+}
+
+void cli_net_tls_from_env(client_tls_t *tls) {
+    tls->cert_path = cli_env("BORSELLINO_TLS_CERT");
+    tls->key_path = cli_env("BORSELLINO_TLS_KEY");
+    tls->ca_path = cli_env("BORSELLINO_TLS_CA");
+}
+
+bool cli_net_tls_wanted(const client_tls_t *tls) {
+    return tls->cert_path != NULL || tls->key_path != NULL || tls->ca_path != NULL;
+}
 
 void cli_net_options_init(cli_net_options_t *options) {
     options->address = CLIENT_ADDRESS_DEFAULT;
     options->json = false;
     options->timeout_ms = CLIENT_TIMEOUT_MS_DEFAULT;
+    cli_net_tls_from_env(&options->tls);
 }
 
 int cli_net_option(int argc, char **argv, int *index, const char *command,
@@ -36,12 +61,18 @@ int cli_net_option(int argc, char **argv, int *index, const char *command,
         return 1;
     }
     bool address = strcmp(option, "--addr") == 0 || strcmp(option, "--address") == 0;
-    if (!address && strcmp(option, "--timeout-ms") != 0) return 0;
+    const char **file = strcmp(option, "--tls-cert") == 0  ? &options->tls.cert_path
+                        : strcmp(option, "--tls-key") == 0 ? &options->tls.key_path
+                        : strcmp(option, "--tls-ca") == 0  ? &options->tls.ca_path
+                                                           : NULL;
+    if (!address && file == NULL && strcmp(option, "--timeout-ms") != 0) return 0;
     if (value == NULL) {
         cli_usage_error(command, "%s needs a value", option);
         return -1;
     }
-    if (address) {
+    if (file != NULL) {
+        *file = value;
+    } else if (address) {
         options->address = value;
     } else {
         uint64_t timeout_ms = 0;
@@ -91,13 +122,25 @@ static const char *cli_client_error_name(int error) {
     case CLIENT_ERR_TIMEOUT: return "timeout";
     case CLIENT_ERR_CLOSED: return "connection_closed";
     case CLIENT_ERR_PROTOCOL: return "protocol_error";
+    case CLIENT_ERR_TLS: return "tls_error";
     default: return "client_error";
     }
 }
 
 int cli_connect(const cli_net_options_t *options, const char *command,
                 client_t **client_out) {
-    int error = client_connect(options->address, options->timeout_ms, client_out);
+    const client_tls_t *tls = &options->tls;
+    if (cli_net_tls_wanted(tls) &&
+        (tls->cert_path == NULL || tls->key_path == NULL || tls->ca_path == NULL)) {
+        return cli_fail(options, command, "tls_error",
+                        "TLS needs --tls-cert, --tls-key and --tls-ca together (or "
+                        "BORSELLINO_TLS_CERT, BORSELLINO_TLS_KEY, BORSELLINO_TLS_CA); %s is "
+                        "missing",
+                        tls->cert_path == NULL ? "--tls-cert"
+                        : tls->key_path == NULL ? "--tls-key" : "--tls-ca");
+    }
+    int error = client_connect_tls(options->address, options->timeout_ms,
+                                   cli_net_tls_wanted(tls) ? tls : NULL, client_out);
     if (error == CLIENT_OK) return 0;
     return cli_fail(options, command, cli_client_error_name(error), "%s",
                     client_last_error_message(NULL));

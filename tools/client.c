@@ -9,6 +9,13 @@
  * ids wait in a ring (growing by doubling up to CLIENT_IN_FLIGHT_MAX) so
  * each response can be checked against the request it answers.
  *
+ * With TLS (client_connect_tls), the same paths go through the SSL object
+ * of client_tls.c instead of send()/recv() on the socket; the socket stays
+ * non-blocking and the waits are the same polls. OpenSSL reads one record
+ * at a time from the socket (no read-ahead), and each read takes all the
+ * plaintext that fits, so a poll never waits while decrypted bytes sit
+ * unread inside OpenSSL.
+ *
  * Workload: the command-line tool sends a handful of requests; the load
  * generator keeps a few requests of up to 8,190 transfers in flight per
  * connection and measures latency one request at a time, so the send path
@@ -31,6 +38,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+
+#include "client_tls.h"
 #include "frame.h"
 
 enum {
@@ -44,6 +54,8 @@ enum {
 
 struct client {
     int fd;
+    SSL *ssl; /* NULL: plaintext */
+    uint64_t responses_received;
     uint32_t timeout_ms; /* 0 = wait forever */
     bool broken;
     uint64_t request_id_next;
@@ -202,6 +214,27 @@ static int client_open_socket(const char *address, uint32_t timeout_ms) {
 }
 
 int client_connect(const char *address, uint32_t timeout_ms, client_t **client_out) {
+    return client_connect_tls(address, timeout_ms, NULL, client_out);
+}
+
+/* Runs the TLS handshake on a connected socket; on failure closes it. */
+static int client_start_tls(client_t *client, const char *address, SSL_CTX *context) {
+    char host[CLIENT_ADDRESS_LENGTH_MAX + 1];
+    char port[8];
+    bool split = client_address_split(address, host, sizeof host, port, sizeof port);
+    assert(split); /* client_open_socket accepted it */
+    (void)split;
+    int error = client_tls_start(client->fd, host, context, client->timeout_ms, &client->ssl,
+                                 client_connect_message, CLIENT_MESSAGE_SIZE);
+    if (error != CLIENT_OK) {
+        close(client->fd);
+        client->fd = -1;
+    }
+    return error;
+}
+
+int client_connect_tls(const char *address, uint32_t timeout_ms, const client_tls_t *tls,
+                       client_t **client_out) {
     client_connect_message[0] = '\0';
     if (address == NULL || client_out == NULL) {
         client_message_set(client_connect_message, "client_connect: NULL argument");
@@ -212,17 +245,26 @@ int client_connect(const char *address, uint32_t timeout_ms, client_t **client_o
                            CLIENT_ADDRESS_LENGTH_MAX);
         return CLIENT_ERR_ADDRESS;
     }
+    /* The TLS files first: a bad one never costs the server a connection. */
+    SSL_CTX *context = NULL;
+    if (tls != NULL) {
+        int error = client_tls_context(tls, &context, client_connect_message,
+                                       CLIENT_MESSAGE_SIZE);
+        if (error != CLIENT_OK) return error;
+    }
     client_t *client = calloc(1, sizeof *client);
     uint64_t *ids = calloc(CLIENT_IN_FLIGHT_INITIAL, sizeof *ids);
     uint8_t *buffer = malloc(CLIENT_RECEIVE_BUFFER_INITIAL);
     if (client == NULL || ids == NULL || buffer == NULL) {
         free(client), free(ids), free(buffer);
+        SSL_CTX_free(context);
         client_message_set(client_connect_message, "out of memory");
         return CLIENT_ERR_NO_MEMORY;
     }
     int fd = client_open_socket(address, timeout_ms);
     if (fd < 0) {
         free(client), free(ids), free(buffer);
+        SSL_CTX_free(context);
         return fd;
     }
     client->fd = fd;
@@ -233,12 +275,26 @@ int client_connect(const char *address, uint32_t timeout_ms, client_t **client_o
     client->receive_buffer = buffer;
     client->receive_capacity = CLIENT_RECEIVE_BUFFER_INITIAL;
     snprintf(client->address, sizeof client->address, "%s", address);
+    if (context != NULL) {
+        int error = client_start_tls(client, address, context);
+        SSL_CTX_free(context); /* the SSL keeps its own reference */
+        if (error != CLIENT_OK) {
+            free(client), free(ids), free(buffer);
+            return error;
+        }
+    }
     *client_out = client;
     return CLIENT_OK;
 }
 
 void client_close(client_t *client) {
     if (client == NULL) return;
+    if (client->ssl != NULL) {
+        /* close_notify, best effort: never waits. */
+        if (!client->broken) SSL_shutdown(client->ssl);
+        SSL_free(client->ssl);
+        ERR_clear_error();
+    }
     close(client->fd);
     free(client->in_flight_ids);
     free(client->receive_buffer);
@@ -304,9 +360,74 @@ static bool client_receive_room(client_t *client, size_t wanted) {
     return true;
 }
 
+/* The server's end of file. Over TLS, before any answer, it is also how
+ * the server refuses a valid certificate it does not know: say so. */
+static int client_fail_closed(client_t *client, const char *what) {
+    char detail[CLIENT_MESSAGE_SIZE - 64];
+    const char *hint = "";
+    if (client->responses_received == 0 && client->ssl != NULL) {
+        hint = " before any answer: over TLS, this is how it refuses a certificate that is "
+               "not in its roles file (its log says event=tls_rejected)";
+    } else if (client->responses_received == 0) {
+        hint = " before any answer (if it requires TLS, give --tls-cert, --tls-key and "
+               "--tls-ca)";
+    }
+    snprintf(detail, sizeof detail, "%s%s", what, hint);
+    return client_fail(client, CLIENT_ERR_CLOSED, detail);
+}
+
+/* A failed SSL_read or SSL_write: end of file, or a TLS error (such as
+ * the server's alert refusing this client's certificate). */
+static int client_tls_fail(client_t *client, int code, int saved_errno) {
+    if (code == SSL_ERROR_ZERO_RETURN || (code == SSL_ERROR_SYSCALL && saved_errno == 0)) {
+        ERR_clear_error();
+        return client_fail_closed(client, "the server closed the connection");
+    }
+    if (code == SSL_ERROR_SYSCALL && (saved_errno == EPIPE || saved_errno == ECONNRESET)) {
+        ERR_clear_error();
+        return client_fail_closed(client, "the server reset the connection");
+    }
+    char reason[200];
+    char detail[CLIENT_MESSAGE_SIZE - 64];
+    errno = saved_errno;
+    client_tls_reason(client->ssl, reason, sizeof reason);
+    bool alert = strstr(reason, "alert") != NULL;
+    snprintf(detail, sizeof detail, "TLS: %s%s", alert ? "the server refused this client: " : "",
+             reason);
+    return client_fail(client, CLIENT_ERR_TLS, detail);
+}
+
+/* Reads what OpenSSL can decrypt, as long as there is room. Returns as
+ * client_read_some does. */
+static int client_tls_read_some(client_t *client) {
+    size_t total = 0;
+    while (client_receive_room(client, 1)) {
+        size_t room = client->receive_capacity - client->receive_end;
+        size_t got = 0;
+        ERR_clear_error();
+        errno = 0;
+        if (SSL_read_ex(client->ssl, client->receive_buffer + client->receive_end, room, &got) == 1) {
+            client->receive_end += got;
+            total += got;
+            if (total >= 1u << 30) break;
+            continue;
+        }
+        int saved_errno = errno;
+        int code = SSL_get_error(client->ssl, 0);
+        if (code == SSL_ERROR_WANT_READ || code == SSL_ERROR_WANT_WRITE) {
+            ERR_clear_error();
+            break;
+        }
+        if (total > 0) break; /* hand over what came; the failure repeats */
+        return client_tls_fail(client, code, saved_errno);
+    }
+    return (int)total;
+}
+
 /* Reads what the socket has (one recv). Returns bytes read (> 0), 0 when
  * nothing is available now, or a CLIENT_ERR_* code (connection broken). */
 static int client_read_some(client_t *client) {
+    if (client->ssl != NULL) return client_tls_read_some(client);
     if (!client_receive_room(client, 1)) return 0;
     size_t room = client->receive_capacity - client->receive_end;
     ssize_t received = recv(client->fd, client->receive_buffer + client->receive_end,
@@ -315,9 +436,7 @@ static int client_read_some(client_t *client) {
         client->receive_end += (size_t)received;
         return (int)(received > 1 << 30 ? 1 << 30 : received);
     }
-    if (received == 0) {
-        return client_fail(client, CLIENT_ERR_CLOSED, "the server closed the connection");
-    }
+    if (received == 0) return client_fail_closed(client, "the server closed the connection");
     if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return 0;
     if (errno == ECONNRESET) {
         return client_fail(client, CLIENT_ERR_CLOSED, "the server reset the connection");
@@ -327,24 +446,43 @@ static int client_read_some(client_t *client) {
 
 /* ---- sending ---- */
 
+/* One step of sending: returns bytes sent (> 0), 0 when the socket is
+ * full, or a CLIENT_ERR_* code. */
+static ssize_t client_send_some(client_t *client, const uint8_t *bytes, size_t size) {
+    if (client->ssl == NULL) {
+        ssize_t sent = send(client->fd, bytes, size, MSG_NOSIGNAL);
+        if (sent >= 0) return sent;
+        if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) return 0;
+        if (errno == EPIPE || errno == ECONNRESET) {
+            return client_fail(client, CLIENT_ERR_CLOSED,
+                               "the server closed the connection while a request was sent");
+        }
+        return client_fail(client, CLIENT_ERR_IO, strerror(errno));
+    }
+    size_t sent = 0;
+    ERR_clear_error();
+    errno = 0;
+    if (SSL_write_ex(client->ssl, bytes, size, &sent) == 1) return (ssize_t)sent;
+    int saved_errno = errno;
+    int code = SSL_get_error(client->ssl, 0);
+    if (code == SSL_ERROR_WANT_WRITE || code == SSL_ERROR_WANT_READ) {
+        ERR_clear_error();
+        return 0;
+    }
+    return client_tls_fail(client, code, saved_errno);
+}
+
 /* Writes all of `frame`, reading incoming responses while the socket is
  * full (see the invariants in client.h). */
 static int client_write_all(client_t *client, const uint8_t *frame, size_t size) {
     size_t written = 0;
     while (written < size) {
-        ssize_t sent = send(client->fd, frame + written, size - written, MSG_NOSIGNAL);
+        ssize_t sent = client_send_some(client, frame + written, size - written);
         if (sent > 0) {
             written += (size_t)sent;
             continue;
         }
-        if (sent < 0 && errno == EINTR) continue;
-        if (sent < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
-            if (errno == EPIPE || errno == ECONNRESET) {
-                return client_fail(client, CLIENT_ERR_CLOSED,
-                                   "the server closed the connection while a request was sent");
-            }
-            return client_fail(client, CLIENT_ERR_IO, strerror(errno));
-        }
+        if (sent < 0) return (int)sent;
         bool can_read = client_receive_room(client, 1);
         int ready = client_wait(client->fd, can_read ? POLLIN | POLLOUT : POLLOUT,
                                 client->timeout_ms);
@@ -417,6 +555,7 @@ static int client_take_frame(client_t *client, const uint8_t *body, uint32_t bod
         frame_response_free(response);
         return client_fail(client, CLIENT_ERR_PROTOCOL, detail);
     }
+    client->responses_received++;
     *response_out = response;
     return CLIENT_OK;
 }
@@ -487,6 +626,10 @@ const char *client_address(const client_t *client) {
     return client->address;
 }
 
+bool client_is_tls(const client_t *client) {
+    return client->ssl != NULL;
+}
+
 /* ---- messages ---- */
 
 const char *client_strerror(int error) {
@@ -504,6 +647,7 @@ const char *client_strerror(int error) {
     case CLIENT_ERR_BROKEN: return "connection broken by an earlier error";
     case CLIENT_ERR_NO_MEMORY: return "out of memory";
     case CLIENT_ERR_INVALID_ARGUMENT: return "invalid argument";
+    case CLIENT_ERR_TLS: return "TLS failed";
     default: return "unknown client error";
     }
 }
@@ -542,6 +686,9 @@ static const struct {
     {"storage_fault",
      "the server's disk failed (I/O error): it refuses writes until an operator "
      "restarts it (nothing was applied); reads still work"},
+    {"permission_denied",
+     "the server refused the operation for this client's identity (the role and scope "
+     "its certificate maps to; docs/security.md, Roles); nothing was done"},
 };
 
 enum { CLIENT_STATUS_COUNT = sizeof client_statuses / sizeof client_statuses[0] };

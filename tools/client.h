@@ -23,6 +23,17 @@
  *    been applied: resend them with the same ids, the ledger answers
  *    `exists` for those that were).
  *
+ * TLS: client_connect_tls() speaks TLS 1.3 only, presents a client
+ * certificate (the server requires one: mutual TLS) and checks the
+ * server's certificate against a CA file and the host of the address (an
+ * IP address must be in its subjectAltName as an IP, a name as a DNS
+ * name). Everything else works the same over TLS. A server refusing the
+ * certificate (wrong CA, expired) answers the handshake with an alert,
+ * which this client sees at the first request in TLS 1.3
+ * (CLIENT_ERR_TLS, the alert in the message); a valid certificate missing
+ * from the server's roles file gets the connection closed
+ * (CLIENT_ERR_CLOSED, the message says so).
+ *
  * Threads: a client_t belongs to one thread at a time. Different clients
  * may be used by different threads at once.
  *
@@ -34,6 +45,7 @@
 #ifndef BORSELLINO_TOOLS_CLIENT_H
 #define BORSELLINO_TOOLS_CLIENT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "borsellino.pb-c.h"
@@ -85,7 +97,20 @@ enum client_error {
     CLIENT_ERR_NO_MEMORY = -32210,
     /* A NULL argument or a request with no operation. */
     CLIENT_ERR_INVALID_ARGUMENT = -32211,
+    /* TLS failed: a certificate, key or CA file could not be used, the
+     * server's certificate is not trusted or not for this host, or the
+     * server refused this client's certificate (an alert). */
+    CLIENT_ERR_TLS = -32212,
 };
+
+/* The files of a TLS client (PEM). All three are required. The key file
+ * must not be readable or writable by other users (mode 0600), as for the
+ * server. */
+typedef struct client_tls {
+    const char *cert_path; /* this client's certificate (chain) */
+    const char *key_path;  /* its private key */
+    const char *ca_path;   /* the CA(s) the server's certificate must chain to */
+} client_tls_t;
 
 typedef struct client client_t;
 
@@ -106,6 +131,20 @@ typedef struct client client_t;
  */
 int client_connect(const char *address, uint32_t timeout_ms,
                    client_t **client_out);
+
+/*
+ * As client_connect(), then, when `tls` is not NULL, a TLS 1.3 handshake
+ * within the same timeout (`tls` NULL: plaintext, exactly client_connect).
+ * The files are read at every call; the key's bytes are wiped from memory
+ * once parsed.
+ *
+ * Returns what client_connect() returns, or CLIENT_ERR_TLS (a file could
+ * not be used, the key is readable by others, the server's certificate
+ * failed verification, or the handshake failed) with the reason in
+ * client_last_error_message(NULL).
+ */
+int client_connect_tls(const char *address, uint32_t timeout_ms, const client_tls_t *tls,
+                       client_t **client_out);
 
 /* Closes the connection and frees the client. Responses not yet received
  * are dropped. NULL is ignored. */
@@ -152,6 +191,9 @@ uint32_t client_in_flight(const client_t *client);
 
 /* The address this client connected to, as given. */
 const char *client_address(const client_t *client);
+
+/* Whether this client speaks TLS. */
+bool client_is_tls(const client_t *client);
 
 /* A static description of a CLIENT_* code ("connection refused"). */
 const char *client_strerror(int error);
