@@ -17,6 +17,7 @@
 
 void dispatch_response_encode(server_request_t *request, Borsellino__V1__Response *response) {
     response->request_id = request->request ? request->request->request_id : 0;
+    request->status = (uint32_t)response->status;
     free(request->response_frame);
     request->response_frame = NULL;
     request->response_size = 0;

@@ -6,6 +6,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +62,11 @@ static const char usage[] =
     "  --group-events-max N    events per group commit (default 65536)\n"
     "  --shutdown-timeout-ms MS  on SIGTERM, wait at most this long for clients\n"
     "                          to read their last answers (default 10000)\n"
+    "  --metrics HOST:PORT     serve Prometheus metrics on GET /metrics over plain\n"
+    "                          HTTP at this numeric address (default: off; port 0\n"
+    "                          picks a free port, logged as event=metrics_listening;\n"
+    "                          no TLS, no authentication: keep it on a private\n"
+    "                          network; docs/operations.md lists the metrics)\n"
     "  --config FILE           read options from FILE first: one `key = value` per\n"
     "                          line, the keys are the options above without\n"
     "                          their dashes (data = /srv/borsellino,\n"
@@ -139,6 +145,7 @@ static int option_apply(options_t *options, server_config_t *config, const char 
         {"--data", &config->data_path},
         {"--signing-key", &config->signing_key_path},
         {"--listen", &config->listen_address},
+        {"--metrics", &config->metrics_address},
         {"--tls-cert", &options->tls_cert},
         {"--tls-key", &options->tls_key},
         {"--tls-ca", &options->tls_ca},
@@ -318,6 +325,9 @@ static int data_directory_check(const char *path) {
 }
 
 int main(int argc, char **argv) {
+    /* A client that goes away with answers in flight makes a write fail
+     * with EPIPE; the signal would kill the whole server. */
+    signal(SIGPIPE, SIG_IGN);
     server_config_t config = {.data_path = SERVER_DATA_DEFAULT,
                               .listen_address = SERVER_LISTEN_DEFAULT};
     options_t options;

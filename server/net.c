@@ -25,6 +25,9 @@
  * handshake timer until then), however slowly its bytes come. Without
  * TLS, the path is the plaintext one, unchanged.
  *
+ * Metrics (--metrics, metrics.h): a second listener in this loop serves
+ * GET /metrics; it is closed with the main listener at shutdown.
+ *
  * Lifetime: a connection is freed when both its handles are closed and no
  * request in the writer still points at it (refs == 0).
  */
@@ -36,6 +39,7 @@
 
 #include "authz.h"
 #include "frame.h"
+#include "metrics.h"
 #include "server.h"
 #include "tls.h"
 #include "welfare.h"
@@ -84,6 +88,8 @@ struct server {
     uv_timer_t shutdown_timer;
     const server_config_t *config;
     writer_t *writer;
+    metrics_t *metrics;                /* counted always, served with --metrics */
+    metrics_server_t *metrics_server;  /* NULL without --metrics */
     connection_t *connections;
     uint32_t connections_count;
     uint64_t connection_id_next;
@@ -724,6 +730,8 @@ static void on_signal(uv_signal_t *handle, int signal_number) {
     server_log("shutdown", "signal=%d in_flight=%u", signal_number,
                writer_queue_depth(server->writer));
     uv_close((uv_handle_t *)&server->listener, handle_closed_quietly);
+    metrics_server_close(server->metrics_server);
+    server->metrics_server = NULL;
     for (connection_t *connection = server->connections; connection; connection = connection->next) {
         reading_set(connection, false);
     }
@@ -783,19 +791,37 @@ static int server_listen(server_t *server) {
     return 0;
 }
 
+/* Starts the metrics listener of --metrics, if asked for. */
+static int server_listen_metrics(server_t *server) {
+    const char *text = server->config->metrics_address;
+    if (text == NULL) return 0;
+    struct sockaddr_storage address;
+    if (address_parse(text, &address) != 0) {
+        server_log("metrics_listen_failed", "address=%s error=\"not HOST:PORT\"", text);
+        return UV_EINVAL;
+    }
+    return metrics_server_start(&server->loop, text, (const struct sockaddr *)&address,
+                                server->metrics, &server->metrics_server);
+}
+
 int net_run(const server_config_t *config, ledger_t *ledger, bool *storage_faulted_out) {
     *storage_faulted_out = false;
     server_t *server = calloc(1, sizeof(*server));
     if (server == NULL) return UV_ENOMEM;
     server->config = config;
+    if (metrics_create(&server->metrics) != 0) {
+        free(server);
+        return UV_ENOMEM;
+    }
     uv_loop_init(&server->loop);
     uv_async_init(&server->loop, &server->wakeup, on_wakeup);
     server->wakeup.data = server;
-    int error = writer_start(ledger, config, &server->wakeup, &server->writer);
+    int error = writer_start(ledger, config, &server->wakeup, server->metrics, &server->writer);
     if (error) {
         uv_close((uv_handle_t *)&server->wakeup, NULL);
         uv_run(&server->loop, UV_RUN_DEFAULT);
         uv_loop_close(&server->loop);
+        metrics_free(server->metrics);
         free(server);
         return error;
     }
@@ -808,16 +834,20 @@ int net_run(const server_config_t *config, ledger_t *ledger, bool *storage_fault
     uv_signal_start(&server->signal_interrupt, on_signal, SIGINT);
     uv_signal_start(&server->signal_terminate, on_signal, SIGTERM);
     error = server_listen(server);
+    if (!error) error = server_listen_metrics(server);
     if (error) {
         /* Same path as a signal, so every handle closes in order. */
         server->shutting_down = true;
         uv_close((uv_handle_t *)&server->listener, handle_closed_quietly);
+        metrics_server_close(server->metrics_server);
+        server->metrics_server = NULL;
         server_check_drained(server);
     }
     uv_run(&server->loop, UV_RUN_DEFAULT);
     *storage_faulted_out = writer_storage_faulted(server->writer);
     writer_stop(server->writer);
     uv_loop_close(&server->loop);
+    metrics_free(server->metrics);
     free(server);
     return error;
 }

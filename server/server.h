@@ -38,9 +38,11 @@ typedef struct server_config {
     uint32_t group_events_max;  /* events per group commit */
     uint64_t shutdown_timeout_ms; /* wait this long for clients to read */
     struct tls_server *tls;     /* NULL: plaintext; else TLS 1.3 (tls.h), owned by main */
+    const char *metrics_address; /* NULL: no metrics listener (metrics.h) */
 } server_config_t;
 
 struct connection;
+struct metrics;
 
 /* The roles of docs/security.md. */
 typedef enum server_role {
@@ -72,6 +74,7 @@ typedef struct server_request {
     uint64_t bytes_held;              /* body + response estimate (net.c) */
     uint8_t *response_frame;          /* malloc'd by the writer */
     size_t response_size;
+    uint32_t status;                  /* proto Status of the response (metrics) */
 } server_request_t;
 
 /* ---- log.c ---- */
@@ -86,9 +89,11 @@ void server_log(const char *event, const char *format, ...)
 typedef struct writer writer_t;
 
 /* Starts the writer thread on an open ledger. `wakeup` is signalled
- * (uv_async_send) whenever completed requests are ready. */
+ * (uv_async_send) whenever completed requests are ready. The writer
+ * counts into `metrics` (metrics.h; NULL: counts nothing), which must
+ * outlive it. */
 int writer_start(ledger_t *ledger, const server_config_t *config,
-                 uv_async_t *wakeup, writer_t **writer_out);
+                 uv_async_t *wakeup, struct metrics *metrics, writer_t **writer_out);
 
 /* Queues a request (never blocks; the loop bounds the queue itself). */
 void writer_submit(writer_t *writer, server_request_t *request);

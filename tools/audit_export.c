@@ -97,9 +97,9 @@ static int parse_value(audit_args_t *args, const char *name, const char *value) 
     if (strcmp(name, "--data") == 0) {
         args->data_path = value;
     } else if (strcmp(name, "--at") == 0) {
-        if (!cli_parse_timestamp(value, &args->at) || args->at == 0) {
+        if (!cli_parse_time(value, cli_now_ns(), &args->at) || args->at == 0) {
             return cli_usage_error(args->command, "bad time for --at: %s (ns since the epoch, "
-                                   "2026-03-31 or 2026-03-31T12:00:00Z)", value);
+                                   "2026-03-31, 2026-03-31T12:00:00Z or now)", value);
         }
         args->at_given = true;
     } else if (strcmp(name, "--account") == 0) {

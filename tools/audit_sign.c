@@ -66,6 +66,7 @@ static const char pubkey_help[] =
     "\n"
     "  --data DIR   data directory (default: ./" CLI_DATA_PATH_DEFAULT ")\n"
     "  --out FILE   write the PEM to FILE instead of stdout\n"
+    "  --json       print {\"public_key\": HEX (32 raw bytes), \"pem\": TEXT} instead\n"
     "\n"
     "Exit codes: 0 printed; 1 no such directory, or it has no key yet (it was\n"
     "formatted before signing existed and never opened by a server since);\n"
@@ -74,12 +75,14 @@ static const char pubkey_help[] =
 int audit_pubkey_main(int argc, char **argv) {
     const char *data_path = CLI_DATA_PATH_DEFAULT;
     const char *out_path = NULL;
+    bool json = false;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             fputs(pubkey_help, stdout);
             return CLI_EXIT_OK;
         }
-        if (strcmp(argv[i], "--data") == 0 && i + 1 < argc) data_path = argv[++i];
+        if (strcmp(argv[i], "--json") == 0) json = true;
+        else if (strcmp(argv[i], "--data") == 0 && i + 1 < argc) data_path = argv[++i];
         else if (strcmp(argv[i], "--out") == 0 && i + 1 < argc) out_path = argv[++i];
         else return cli_usage_error("audit pubkey", "unknown option %s (see --help)", argv[i]);
     }
@@ -96,6 +99,14 @@ int audit_pubkey_main(int argc, char **argv) {
                 error ? ledger_strerror(error)
                       : "the directory has no signing key yet: start borsellinod on it once");
         return CLI_EXIT_FAILURE;
+    }
+    if (json) {
+        char hex[2 * LEDGER_PUBLIC_KEY_SIZE + 1];
+        hex_text(key, sizeof key, hex);
+        printf("{\"public_key\": \"%s\", \"pem\": ", hex);
+        cli_json_string(stdout, pem);
+        puts("}");
+        return CLI_EXIT_OK;
     }
     FILE *out = out_path ? fopen(out_path, "w") : stdout;
     if (out == NULL) {

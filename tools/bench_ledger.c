@@ -42,7 +42,18 @@ typedef struct bench_options {
     uint32_t batch_size;
     bool random_ids;
     bool keep;
+    bool json;
 } bench_options_t;
+
+/* What one run measured, printed as text or with --json as one object. */
+typedef struct bench_figures {
+    double replay_events_per_second;
+    uint64_t replayed_events;
+    double replay_seconds;
+    double memory_per_account;
+    double storage_per_second;
+    double engine_per_second;
+} bench_figures_t;
 
 static uint64_t now_ns(void) {
     struct timespec now;
@@ -71,19 +82,24 @@ static int bench_usage(void) {
            "  --accounts N       accounts to spread them over (default 100k)\n"
            "  --batch N          transfers per batch and commit (default 8000, max %d)\n"
            "  --random-ids       random 128-bit ids instead of time-ordered ones\n"
-           "  --keep             keep the data directories afterwards\n",
+           "  --keep             keep the data directories afterwards\n"
+           "  --json             one JSON object: {\"transfers\", \"accounts\", \"batch\",\n"
+           "                     \"ids\", \"storage_per_second\", \"engine_per_second\",\n"
+           "                     \"ratio\", \"replay_events_per_second\",\n"
+           "                     \"memory_per_account\", \"directory\" (kept)}\n",
            LEDGER_BATCH_EVENTS_MAX);
     return CLI_EXIT_OK;
 }
 
 static int bench_parse(int argc, char **argv, bench_options_t *options) {
-    *options = (bench_options_t){".", 2000000, 100000, 8000, false, false};
+    *options = (bench_options_t){".", 2000000, 100000, 8000, false, false, false};
     for (int i = 1; i < argc; i++) {
         uint64_t value = 0;
         const char *next = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(argv[i], "--help") == 0) return bench_usage();
         if (strcmp(argv[i], "--random-ids") == 0) { options->random_ids = true; continue; }
         if (strcmp(argv[i], "--keep") == 0) { options->keep = true; continue; }
+        if (strcmp(argv[i], "--json") == 0) { options->json = true; continue; }
         if (strcmp(argv[i], "--dir") == 0 && next) { options->directory = next; i++; continue; }
         if (next == NULL || !cli_parse_count(next, &value) || value == 0) {
             fprintf(stderr, "borsellino bench-ledger: bad or missing value for %s\n", argv[i]);
@@ -270,7 +286,8 @@ static uint64_t rss_anonymous_bytes(void) {
     return kilobytes * 1024;
 }
 
-static int bench_replay(const char *path, const bench_options_t *options) {
+static int bench_replay(const char *path, const bench_options_t *options,
+                        bench_figures_t *figures) {
     ledger_options_t ledger_options = {.read_only = true};
     uint64_t rss_before = rss_anonymous_bytes();
     ledger_t *reader = NULL;
@@ -282,20 +299,46 @@ static int bench_replay(const char *path, const bench_options_t *options) {
     uint64_t rss_after = rss_anonymous_bytes();
     ledger_stats_t stats;
     ledger_stats(reader, &stats);
-    printf("replay on open       %12.0f events/s  (%" PRIu64 " events in %.3f s)\n",
-           stats.replayed_events / (stats.replay_ns / 1e9), stats.replayed_events,
-           stats.replay_ns / 1e9);
-    printf("memory per account   %12.1f bytes     (anonymous RSS added by opening, "
-           "%" PRIu64 " accounts)\n",
-           (double)(rss_after - rss_before) / (double)options->accounts_count,
-           options->accounts_count);
+    figures->replayed_events = stats.replayed_events;
+    figures->replay_seconds = stats.replay_ns / 1e9;
+    figures->replay_events_per_second = stats.replayed_events / (stats.replay_ns / 1e9);
+    figures->memory_per_account =
+        (double)(rss_after - rss_before) / (double)options->accounts_count;
     return ledger_close(reader);
+}
+
+static void bench_print(const bench_options_t *options, const bench_figures_t *f,
+                        const char *engine_path) {
+    if (options->json) {
+        printf("{\"transfers\": %" PRIu64 ", \"accounts\": %" PRIu64 ", \"batch\": %u, "
+               "\"ids\": \"%s\", \"storage_per_second\": %.0f, \"engine_per_second\": %.0f, "
+               "\"ratio\": %.3f, \"replay_events_per_second\": %.0f, "
+               "\"memory_per_account\": %.1f, \"directory\": ",
+               options->transfers_count, options->accounts_count, options->batch_size,
+               options->random_ids ? "random" : "time-ordered", f->storage_per_second,
+               f->engine_per_second, f->engine_per_second / f->storage_per_second,
+               f->replay_events_per_second, f->memory_per_account);
+        if (options->keep) cli_json_string(stdout, engine_path);
+        else fputs("null", stdout);
+        puts("}");
+        return;
+    }
+    printf("replay on open       %12.0f events/s  (%" PRIu64 " events in %.3f s)\n",
+           f->replay_events_per_second, f->replayed_events, f->replay_seconds);
+    printf("memory per account   %12.1f bytes     (anonymous RSS added by opening, "
+           "%" PRIu64 " accounts)\n", f->memory_per_account, options->accounts_count);
+    printf("storage-only limit   %12.0f transfers/s\n", f->storage_per_second);
+    printf("engine, in-process   %12.0f transfers/s\n", f->engine_per_second);
+    printf("ratio engine/storage %12.2f\n", f->engine_per_second / f->storage_per_second);
 }
 
 static int bench_run(const bench_options_t *options, const char *storage_path,
                      const char *engine_path) {
-    double storage_per_second = 0, engine_per_second = 0;
-    if (bench_storage(storage_path, options, &storage_per_second) != 0) return CLI_EXIT_FAILURE;
+    bench_figures_t figures;
+    memset(&figures, 0, sizeof(figures));
+    if (bench_storage(storage_path, options, &figures.storage_per_second) != 0) {
+        return CLI_EXIT_FAILURE;
+    }
     /* No checkpoint during the run, so that the replay below replays it all;
      * the default interval (1M events) would add about one checkpoint per
      * 1M transfers. */
@@ -303,14 +346,12 @@ static int bench_run(const bench_options_t *options, const char *storage_path,
     ledger_t *ledger = NULL;
     int error = ledger_open(engine_path, &ledger_options, &ledger);
     if (!error) error = bench_create_accounts(ledger, options);
-    if (!error) error = bench_engine(ledger, options, &engine_per_second);
-    if (!error) error = bench_replay(engine_path, options);
+    if (!error) error = bench_engine(ledger, options, &figures.engine_per_second);
+    if (!error) error = bench_replay(engine_path, options, &figures);
     if (error) fprintf(stderr, "borsellino bench-ledger: %s\n", ledger_strerror(error));
     ledger_close(ledger);
     if (error) return CLI_EXIT_FAILURE;
-    printf("storage-only limit   %12.0f transfers/s\n", storage_per_second);
-    printf("engine, in-process   %12.0f transfers/s\n", engine_per_second);
-    printf("ratio engine/storage %12.2f\n", engine_per_second / storage_per_second);
+    bench_print(options, &figures, engine_path);
     return CLI_EXIT_OK;
 }
 
@@ -323,7 +364,7 @@ int cli_bench_ledger(int argc, char **argv) {
              options.directory, (int)getpid());
     snprintf(engine_path, sizeof(engine_path), "%s/bench-data-%d-engine",
              options.directory, (int)getpid());
-    printf("bench-ledger: %" PRIu64 " transfers, %" PRIu64 " accounts, batches of %u, "
+    if (!options.json) printf("bench-ledger: %" PRIu64 " transfers, %" PRIu64 " accounts, batches of %u, "
            "%s ids, durable commits\n",
            options.transfers_count, options.accounts_count, options.batch_size,
            options.random_ids ? "random" : "time-ordered");

@@ -76,6 +76,8 @@ static int bench_usage(void) {
            "  --group N        purchases per welfare_purchases call and durable commit\n"
            "                   (default 8000, at most 8190)\n"
            "  --keep           keep the data directory afterwards\n"
+           "  --json           one JSON object per line and stage instead of sentences:\n"
+           "                   {\"stage\": \"grant\"|\"purchases\"|\"sweep\"|\"check\"|\"setup\", ...}\n"
            "\nOver the protocol, against a running borsellinod (setup, bulk grant,\n"
            "purchases; no sweep, which needs the plan to end):\n"
            "  --addr HOST:PORT the server (tools/dev bench-welfare starts one and runs this)\n"
@@ -92,6 +94,10 @@ static int bench_parse(int argc, char **argv, welfare_bench_t *bench) {
         if (strcmp(option, "--help") == 0 || strcmp(option, "-h") == 0) return -1;
         if (strcmp(option, "--keep") == 0) {
             bench->options.keep = true;
+            continue;
+        }
+        if (strcmp(option, "--json") == 0) {
+            bench->options.json = true;
             continue;
         }
         if (i + 1 >= argc) {
@@ -187,9 +193,16 @@ static int bench_grant(welfare_bench_t *bench) {
     free(results);
     if (error || refusal) return bench_fail(bench, "grant", error, refusal);
     double total_s = (double)(monotonic_ns() - started) / 1e9;
+    unsigned first_count = bench->options.employees < BENCH_GRANT_CHUNK
+                               ? (unsigned)bench->options.employees : BENCH_GRANT_CHUNK;
+    if (bench->options.json) {
+        printf("{\"stage\": \"grant\", \"first_request_employees\": %u, "
+               "\"first_request_seconds\": %.3f, \"employees\": %" PRIu64 ", \"seconds\": %.3f}\n",
+               first_count, (double)first_ns / 1e9, bench->options.employees, total_s);
+        return 0;
+    }
     printf("bulk grant: first request of %u employees in %.3f s; %" PRIu64 " employees in %.2f s\n",
-           bench->options.employees < BENCH_GRANT_CHUNK ? (unsigned)bench->options.employees : BENCH_GRANT_CHUNK,
-           (double)first_ns / 1e9, bench->options.employees, total_s);
+           first_count, (double)first_ns / 1e9, bench->options.employees, total_s);
     return 0;
 }
 
@@ -222,6 +235,13 @@ static int bench_purchases(welfare_bench_t *bench) {
     free(results);
     if (error) return bench_fail(bench, "purchases", error, 0);
     double seconds = (double)(monotonic_ns() - started) / 1e9;
+    if (bench->options.json) {
+        printf("{\"stage\": \"purchases\", \"purchases\": %" PRIu64 ", \"seconds\": %.3f, "
+               "\"per_second\": %.0f, \"group\": %u, \"refused\": %" PRIu64 "}\n",
+               bench->options.purchases, seconds, (double)bench->options.purchases / seconds,
+               group, refused);
+        return 0;
+    }
     printf("purchases: %" PRIu64 " in %.2f s = %.0f purchases/s durable (welfare_purchases of %u, "
            "one commit each; %" PRIu64 " refused)\n", bench->options.purchases, seconds,
            (double)bench->options.purchases / seconds, group, refused);
@@ -236,6 +256,11 @@ static int bench_sweep(welfare_bench_t *bench) {
     int error = welfare_sweep(bench->ledger, bench_id(8, 1), bench_id(3, 1), &result, &report);
     double seconds = (double)(monotonic_ns() - started) / 1e9;
     if (error || result) return bench_fail(bench, "sweep", error, result);
+    if (bench->options.json) {
+        printf("{\"stage\": \"sweep\", \"pots\": %u, \"expired_back_cents\": %" PRIu64
+               ", \"seconds\": %.3f}\n", report.pots_swept, report.expired_back, seconds);
+        return 0;
+    }
     printf("expiry sweep: %u pots (%.2f EUR back to the company) in %.2f s, one durable commit\n",
            report.pots_swept, (double)report.expired_back / 100.0, seconds);
     return 0;
@@ -259,14 +284,20 @@ static int bench_check(welfare_bench_t *bench) {
     uint64_t accounted = statement.funds_balance + statement.pots_balance + statement.spent -
                          statement.refunded + statement.reimbursed + statement.forfeited;
     bool balanced = accounted == statement.funded;
-    printf("checks: ledger_verify ok (%" PRIu64 " records); company funded %.2f EUR, accounted "
-           "%.2f EUR: %s\n", report.records_checked, (double)statement.funded / 100.0,
-           (double)accounted / 100.0, balanced ? "balanced" : "NOT BALANCED");
+    if (bench->options.json) {
+        printf("{\"stage\": \"check\", \"records\": %" PRIu64 ", \"funded_cents\": %" PRIu64
+               ", \"accounted_cents\": %" PRIu64 ", \"balanced\": %s}\n", report.records_checked,
+               statement.funded, accounted, balanced ? "true" : "false");
+    } else {
+        printf("checks: ledger_verify ok (%" PRIu64 " records); company funded %.2f EUR, "
+               "accounted %.2f EUR: %s\n", report.records_checked, (double)statement.funded / 100.0,
+               (double)accounted / 100.0, balanced ? "balanced" : "NOT BALANCED");
+    }
     return balanced ? 0 : CLI_EXIT_FAILURE;
 }
 
 int cli_bench_welfare(int argc, char **argv) {
-    welfare_bench_t bench = {{".", NULL, 100000, 1000000, 8000, 4, 4, 1000, false}, 0, NULL};
+    welfare_bench_t bench = {{".", NULL, 100000, 1000000, 8000, 4, 4, 1000, false, false}, 0, NULL};
     int parsed = bench_parse(argc, argv, &bench);
     if (parsed < 0) return bench_usage();
     if (parsed) return parsed;
@@ -281,8 +312,10 @@ int cli_bench_welfare(int argc, char **argv) {
         fprintf(stderr, "borsellino bench-welfare: %s: %s\n", path, ledger_last_error_message(NULL));
         return CLI_EXIT_FAILURE;
     }
-    printf("bench-welfare: %" PRIu64 " employees, %" PRIu64 " purchases, groups of %u, in %s\n",
-           bench.options.employees, bench.options.purchases, bench.options.group, path);
+    if (!bench.options.json) {
+        printf("bench-welfare: %" PRIu64 " employees, %" PRIu64 " purchases, groups of %u, in %s\n",
+               bench.options.employees, bench.options.purchases, bench.options.group, path);
+    }
     int status = bench_setup(&bench);
     if (!status) status = bench_grant(&bench);
     if (!status) status = bench_purchases(&bench);

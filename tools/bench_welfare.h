@@ -19,6 +19,7 @@ typedef struct welfare_bench_options {
     uint32_t in_flight;    /* protocol: requests in flight per connection */
     uint32_t batch;        /* protocol: purchases per request (1: WelfarePurchase) */
     bool keep;
+    bool json;             /* one JSON object per stage (JSON Lines) */
 } welfare_bench_options_t;
 
 /* Runs the protocol benchmark; returns the exit status. */

@@ -280,9 +280,15 @@ static int net_grant(net_bench_t *bench, client_t *client) {
     free(pointers);
     free(ids);
     if (result != WELFARE_RESULT_OK) return net_fail("grant", result);
-    printf("bulk grant over the protocol: first request of %u employees answered in %.3f s\n",
-           bench->options->employees < chunk_max ? (unsigned)bench->options->employees : chunk_max,
-           (double)first_ns / 1e9);
+    unsigned first_count = bench->options->employees < chunk_max
+                               ? (unsigned)bench->options->employees : chunk_max;
+    if (bench->options->json) {
+        printf("{\"stage\": \"grant\", \"first_request_employees\": %u, "
+               "\"first_request_seconds\": %.3f}\n", first_count, (double)first_ns / 1e9);
+    } else {
+        printf("bulk grant over the protocol: first request of %u employees answered in %.3f s\n",
+               first_count, (double)first_ns / 1e9);
+    }
     return 0;
 }
 
@@ -378,10 +384,18 @@ static int net_purchases(net_bench_t *bench) {
         fprintf(stderr, "borsellino bench-welfare: purchases: %s\n", client_strerror(error));
         return 1;
     }
-    printf("purchases over the protocol: %" PRIu64 " in %.2f s = %.0f purchases/s durable "
-           "(%u connections, %u requests in flight each, %u purchases per request; %" PRIu64
-           " refused)\n", options->purchases, seconds, (double)options->purchases / seconds,
-           connections, options->in_flight, options->batch, refused);
+    if (options->json) {
+        printf("{\"stage\": \"purchases\", \"purchases\": %" PRIu64 ", \"seconds\": %.3f, "
+               "\"per_second\": %.0f, \"connections\": %u, \"in_flight\": %u, \"batch\": %u, "
+               "\"refused\": %" PRIu64 "}\n", options->purchases, seconds,
+               (double)options->purchases / seconds, connections, options->in_flight,
+               options->batch, refused);
+    } else {
+        printf("purchases over the protocol: %" PRIu64 " in %.2f s = %.0f purchases/s durable "
+               "(%u connections, %u requests in flight each, %u purchases per request; %" PRIu64
+               " refused)\n", options->purchases, seconds, (double)options->purchases / seconds,
+               connections, options->in_flight, options->batch, refused);
+    }
     return refused == 0 ? 0 : 1;
 }
 
@@ -393,14 +407,20 @@ int bench_welfare_net(const welfare_bench_options_t *options) {
         fprintf(stderr, "borsellino bench-welfare: %s\n", client_last_error_message(NULL));
         return 1;
     }
-    printf("bench-welfare over the protocol at %s: %" PRIu64 " employees, %" PRIu64 " purchases\n",
-           options->address, options->employees, options->purchases);
+    if (!options->json) {
+        printf("bench-welfare over the protocol at %s: %" PRIu64 " employees, %" PRIu64
+               " purchases\n", options->address, options->employees, options->purchases);
+    }
     uint64_t started = monotonic_ns();
     int status = net_setup_registry(&bench, client);
     if (!status) status = net_setup_employees(&bench, client);
-    if (!status) {
-        printf("setup: company, %d providers, %" PRIu64 " employees, plan in %.1f s\n", NET_PROVIDERS,
-               options->employees, (double)(monotonic_ns() - started) / 1e9);
+    double setup_s = (double)(monotonic_ns() - started) / 1e9;
+    if (!status && options->json) {
+        printf("{\"stage\": \"setup\", \"providers\": %d, \"employees\": %" PRIu64
+               ", \"seconds\": %.3f}\n", NET_PROVIDERS, options->employees, setup_s);
+    } else if (!status) {
+        printf("setup: company, %d providers, %" PRIu64 " employees, plan in %.1f s\n",
+               NET_PROVIDERS, options->employees, setup_s);
     }
     if (!status) status = net_grant(&bench, client);
     client_close(client);

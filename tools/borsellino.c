@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "import.h"
 
 static const char usage[] =
     "usage: borsellino COMMAND [OPTIONS]\n"
@@ -56,28 +57,6 @@ static const char usage[] =
     "Run `borsellino COMMAND --help` for a command's options.\n"
     "Exit codes: 0 success, 1 the operation failed, 2 bad usage.\n";
 
-int cli_parse_data_options(int argc, char **argv, const char *command,
-                           cli_options_t *options) {
-    options->data_path = CLI_DATA_PATH_DEFAULT;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            printf("usage: borsellino %s [--data DIR]\n\n"
-                   "  --data DIR   data directory (default: ./%s; created and\n"
-                   "               formatted if it does not exist)\n",
-                   command, CLI_DATA_PATH_DEFAULT);
-            return CLI_EXIT_OK;
-        }
-        if (strcmp(argv[i], "--data") == 0 && i + 1 < argc) {
-            options->data_path = argv[++i];
-            continue;
-        }
-        fprintf(stderr, "borsellino %s: unknown option %s (see --help)\n", command,
-                argv[i]);
-        return CLI_EXIT_USAGE;
-    }
-    return -1;
-}
-
 bool cli_parse_count(const char *text, uint64_t *value_out) {
     char *end = NULL;
     errno = 0;
@@ -108,6 +87,7 @@ int main(int argc, char **argv) {
     if (strcmp(argv[1], "backup") == 0) return cli_backup(argc - 1, argv + 1);
     if (strcmp(argv[1], "certs") == 0) return cli_certs(argc - 1, argv + 1);
     if (strcmp(argv[1], "welfare") == 0) return cli_welfare(argc - 1, argv + 1);
+    if (strcmp(argv[1], "import") == 0) return cli_import(argc - 1, argv + 1);
     fprintf(stderr, "borsellino: unknown command %s\n\n%s", argv[1], usage);
     return CLI_EXIT_USAGE;
 }

@@ -78,6 +78,7 @@ typedef struct certs_options {
     const char *name;
     const char *issue_role;
     const char *roles_path;
+    bool json; /* print what was made as one JSON object */
 } certs_options_t;
 
 static int certs_help(void) {
@@ -117,7 +118,10 @@ static int certs_help(void) {
            "  --name NAME          issue: the files' name and the certificate's CN\n"
            "  --role ROLE[:SCOPE]  issue: operator, app, auditor, company:ID or\n"
            "                       provider:ID\n"
-           "  --roles FILE         issue: append the new roles line to FILE\n",
+           "  --roles FILE         issue: append the new roles line to FILE\n"
+           "  --json               print what was made as one JSON object: {\"out\": DIR,\n"
+           "                       \"days\": N, \"files\": [...], \"roles\": FILE} (issue:\n"
+           "                       {\"cert\", \"key\", \"role\", \"roles_line\"})\n",
            CERTS_COMPANY_DEFAULT, CERTS_PROVIDER_DEFAULT, CERTS_DAYS_DEFAULT, CERTS_DAYS_MAX,
            CERTS_SERVER_NAMES_MAX);
     return CLI_EXIT_OK;
@@ -201,6 +205,10 @@ static int certs_parse(int argc, char **argv, int first, certs_options_t *option
     options->provider = CERTS_PROVIDER_DEFAULT;
     for (int i = first; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) return certs_help();
+        if (strcmp(argv[i], "--json") == 0) {
+            options->json = true;
+            continue;
+        }
         if (i + 1 >= argc) {
             return cli_usage_error(CERTS_COMMAND, "unknown option or missing value: %s", argv[i]);
         }
@@ -425,7 +433,30 @@ static bool certs_roles_write(const char *dir, const cert_item_t *items, uint32_
     return used < sizeof text && file_create(path, 0644, text, used);
 }
 
+static void certs_report_json(const certs_options_t *options, const cert_item_t *items) {
+    char path[CERTS_PATH_SIZE];
+    printf("{\"out\": ");
+    cli_json_string(stdout, options->out_dir);
+    printf(", \"days\": %u, \"files\": [", options->days);
+    for (size_t i = 0; i < CERTS_ITEMS; i++) {
+        for (int key = 0; key < 2; key++) {
+            snprintf(path, sizeof path, "%s/%s.%s", options->out_dir, items[i].file,
+                     key ? "key" : "crt");
+            if (i > 0 || key > 0) fputs(", ", stdout);
+            cli_json_string(stdout, path);
+        }
+    }
+    snprintf(path, sizeof path, "%s/roles", options->out_dir);
+    fputs("], \"roles\": ", stdout);
+    cli_json_string(stdout, path);
+    puts("}");
+}
+
 static void certs_report(const certs_options_t *options, const cert_item_t *items) {
+    if (options->json) {
+        certs_report_json(options, items);
+        return;
+    }
     const char *dir = options->out_dir;
     char alt_names[CERTS_SERVER_NAMES_MAX * (CERTS_NAME_LENGTH_MAX + 6) + 64];
     server_alt_names(options, alt_names, sizeof alt_names);
@@ -551,7 +582,21 @@ static int certs_issue(const certs_options_t *options) {
     char line[256];
     if (ok) roles_line(&item, line, sizeof line);
     ok = ok && (options->roles_path == NULL || certs_roles_append(options->roles_path, line));
-    if (ok) {
+    if (ok && options->json) {
+        char path[CERTS_PATH_SIZE];
+        snprintf(path, sizeof path, "%s/%s.crt", out_dir, item.file);
+        fputs("{\"cert\": ", stdout);
+        cli_json_string(stdout, path);
+        snprintf(path, sizeof path, "%s/%s.key", out_dir, item.file);
+        fputs(", \"key\": ", stdout);
+        cli_json_string(stdout, path);
+        fputs(", \"role\": ", stdout);
+        cli_json_string(stdout, item.role);
+        line[strcspn(line, "\n")] = '\0';
+        fputs(", \"roles_line\": ", stdout);
+        cli_json_string(stdout, line);
+        puts("}");
+    } else if (ok) {
         printf("borsellino certs: created %s/%s.crt and %s/%s.key (valid %u days), role %s\n"
                "Its roles line%s:\n%s",
                out_dir, item.file, out_dir, item.file, options->days, item.role,

@@ -49,15 +49,6 @@ enum { CLI_EUROS_TEXT_SIZE = 24 };
 /* The default data directory: relative to the working directory. */
 #define CLI_DATA_PATH_DEFAULT "borsellino-data"
 
-typedef struct cli_options {
-    const char *data_path;
-} cli_options_t;
-
-/* Parses `--data DIR` and `--help` for `command`. Returns -1 to go on, or
- * an exit code (after printing help or a usage error). */
-int cli_parse_data_options(int argc, char **argv, const char *command,
-                           cli_options_t *options_out);
-
 /* Parses a decimal u64 with an optional k/M suffix (1000s); false when it
  * is not a number or overflows. */
 bool cli_parse_count(const char *text, uint64_t *value_out);

@@ -29,6 +29,9 @@ typedef struct demo {
     uint32_t done;     /* operations applied by this run */
     uint32_t existing; /* operations already there */
     int error;
+    FILE *out;         /* the narrative: stdout, or /dev/null with --json */
+    bool json;
+    uint64_t records;  /* journal records verified */
 } demo_t;
 
 static ledger_u128_t named(const char *name) {
@@ -166,7 +169,8 @@ static void demo_buy(demo_t *demo, const char *id, const char *employee, const c
     uint32_t result = 0;
     int error = welfare_purchase(demo->ledger, &purchase, &result);
     if (!error && expected != WELFARE_RESULT_OK && result == expected) {
-        printf("  refused as expected: %s %s (%s)\n", employee, id, welfare_result_name(result));
+        fprintf(demo->out, "  refused as expected: %s %s (%s)\n", employee, id,
+                welfare_result_name(result));
         return;
     }
     demo_outcome(demo, id, error, &result, expected);
@@ -215,11 +219,13 @@ static void print_wallet(demo_t *demo, const char *employee) {
         cli_format_euros(wallet.pots[i].balance, balance);
         cli_format_euros(wallet.pots[i].held, held);
         cli_format_euros(wallet.pots[i].granted, granted);
-        printf("  %-18s granted %9s  balance %9s  held %8s%s\n", employee, granted, balance,
-               held, wallet.pots[i].expired ? "  (expired)" : "");
+        fprintf(demo->out, "  %-18s granted %9s  balance %9s  held %8s%s\n", employee, granted,
+                balance, held, wallet.pots[i].expired ? "  (expired)" : "");
     }
 }
 
+/* The funder's and the provider's figures: sentences, or with --json the
+ * object's "funder" and "provider" members. */
 static void print_statements(demo_t *demo) {
     welfare_funder_statement_t s;
     uint32_t rows = 0;
@@ -228,7 +234,23 @@ static void print_statements(demo_t *demo) {
     if (demo->error) return;
     demo->error = welfare_funder_statement(demo->ledger, named("latteria-padana"), 0, 0, &s, zero,
                                            NULL, 0, &rows, &more);
+    welfare_provider_statement_t p;
+    if (!demo->error) {
+        demo->error = welfare_provider_statement(demo->ledger, named("coop-il-torrazzo"), 0, 0, &p);
+    }
     if (demo->error) return;
+    if (demo->json) {
+        printf("\"funder\": {\"id\": \"latteria-padana\", \"funded\": %" PRIu64
+               ", \"granted\": %" PRIu64 ", \"spent\": %" PRIu64 ", \"refunded\": %" PRIu64
+               ", \"funds_balance\": %" PRIu64 ", \"pots_balance\": %" PRIu64 ", \"fees\": %" PRIu64
+               "}, \"provider\": {\"id\": \"coop-il-torrazzo\", \"sales\": %" PRIu64
+               ", \"refunds\": %" PRIu64 ", \"fees\": %" PRIu64 ", \"payouts\": %" PRIu64
+               ", \"payable\": %" PRIu64 "}, ",
+               s.funded, s.granted, s.spent, s.refunded, s.funds_balance, s.pots_balance,
+               s.fees - s.fees_returned, p.sales, p.refunds, p.fees - p.fees_returned, p.payouts,
+               p.payable);
+        return;
+    }
     char a[CLI_EUROS_TEXT_SIZE], b[CLI_EUROS_TEXT_SIZE], c[CLI_EUROS_TEXT_SIZE], d[CLI_EUROS_TEXT_SIZE];
     cli_format_euros(s.funded, a);
     cli_format_euros(s.granted, b);
@@ -239,9 +261,6 @@ static void print_statements(demo_t *demo) {
     cli_format_euros(s.pots_balance, b);
     cli_format_euros(s.fees - s.fees_returned, c);
     printf("  budget left %s, in employees' pots %s, platform fees on its purchases %s\n", a, b, c);
-    welfare_provider_statement_t p;
-    demo->error = welfare_provider_statement(demo->ledger, named("coop-il-torrazzo"), 0, 0, &p);
-    if (demo->error) return;
     cli_format_euros(p.sales, a);
     cli_format_euros(p.refunds, b);
     cli_format_euros(p.fees - p.fees_returned, c);
@@ -256,42 +275,93 @@ static int demo_verify(demo_t *demo) {
         fprintf(stderr, "borsellino demo: verification failed: %s\n", report.message);
         return error;
     }
-    printf("\nverified: %" PRIu64 " journal records, hash chain intact, debits = credits\n",
-           report.records_checked);
+    demo->records = report.records_checked;
+    fprintf(demo->out, "\nverified: %" PRIu64 " journal records, hash chain intact, debits = credits\n",
+            report.records_checked);
     return 0;
 }
 
+static const char demo_help[] =
+    "usage: borsellino demo [--data DIR] [--json]\n"
+    "\n"
+    "Seeds a Cremona-like welfare platform into a data directory, in process\n"
+    "(no server): companies and a municipality, providers, employees, plans,\n"
+    "funding, grants, purchases, a refund, a reimbursement and a payout; then\n"
+    "prints three wallets and the statements, and verifies the books. Running\n"
+    "it again changes nothing (every operation has a fixed id: it answers\n"
+    "\"already there\"). The directory must not be served by a borsellinod.\n"
+    "\n"
+    "  --data DIR   data directory (default: ./" CLI_DATA_PATH_DEFAULT "; created and\n"
+    "               formatted if it does not exist)\n"
+    "  --json       one JSON object instead of the narrative: {\"data\": DIR,\n"
+    "               \"applied\": N, \"existing\": N, \"funder\": {...}, \"provider\":\n"
+    "               {...}, \"records\": N, \"verified\": true} (amounts in cents)\n"
+    "\n"
+    "Exit codes: 0 done and verified; 1 an operation or the verification\n"
+    "failed (the message says which); 2 bad usage.\n";
+
+static int demo_parse(int argc, char **argv, const char **data_path, bool *json) {
+    *data_path = CLI_DATA_PATH_DEFAULT;
+    *json = false;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(demo_help, stdout);
+            return CLI_EXIT_OK;
+        }
+        if (strcmp(argv[i], "--data") == 0 && i + 1 < argc) {
+            *data_path = argv[++i];
+        } else if (strcmp(argv[i], "--json") == 0) {
+            *json = true;
+        } else {
+            return cli_usage_error("demo", "unknown option %s (see --help)", argv[i]);
+        }
+    }
+    return -1;
+}
+
 int cli_demo(int argc, char **argv) {
-    cli_options_t options;
-    int status = cli_parse_data_options(argc, argv, "demo", &options);
+    const char *data_path = NULL;
+    demo_t demo = {NULL, 0, 0, 0, stdout, false, 0};
+    int status = demo_parse(argc, argv, &data_path, &demo.json);
     if (status >= 0) return status;
-    demo_t demo = {NULL, 0, 0, 0};
-    int error = ledger_open(options.data_path, NULL, &demo.ledger);
+    if (demo.json) demo.out = fopen("/dev/null", "w");
+    if (demo.out == NULL) return CLI_EXIT_FAILURE;
+    int error = ledger_open(data_path, NULL, &demo.ledger);
     if (error) {
         fprintf(stderr, "borsellino demo: %s\n", ledger_last_error_message(NULL));
+        if (demo.json) fclose(demo.out);
         return CLI_EXIT_FAILURE;
     }
     uint64_t from = 0, until = 0;
     fiscal_window((uint64_t)time(NULL) * NS_PER_S, &from, &until);
-    printf("a Cremona-like welfare platform in %s\n", options.data_path);
+    fprintf(demo.out, "a Cremona-like welfare platform in %s\n", data_path);
     demo_registry(&demo);
     demo_people(&demo);
     demo_plans(&demo, from, until);
     demo_spending(&demo);
     if (!demo.error) {
-        printf("  %u operations applied, %u already there\n\nwallets:\n", demo.done, demo.existing);
+        fprintf(demo.out, "  %u operations applied, %u already there\n\nwallets:\n", demo.done,
+                demo.existing);
     }
     print_wallet(&demo, "latteria-emp-01");
     print_wallet(&demo, "liuteria-emp-02");
     print_wallet(&demo, "cremona-family-02");
+    if (demo.json && !demo.error) {
+        printf("{\"data\": ");
+        cli_json_string(stdout, data_path);
+        printf(", \"applied\": %u, \"existing\": %u, ", demo.done, demo.existing);
+    }
     print_statements(&demo);
     if (!demo.error) demo.error = demo_verify(&demo);
-    if (!demo.error) {
+    if (demo.json && !demo.error) {
+        printf("\"records\": %" PRIu64 ", \"verified\": true}\n", demo.records);
+    } else if (!demo.error) {
         printf("\nnext: `tools/dev serve` serves this directory; then try\n"
                "  borsellino welfare wallet --employee latteria-emp-01 --movements\n"
                "  borsellino welfare statement funder --funder latteria-padana\n"
                "  borsellino welfare statement provider --provider coop-il-torrazzo\n");
     }
+    if (demo.json) fclose(demo.out);
     int close_error = ledger_close(demo.ledger);
     return demo.error || close_error ? CLI_EXIT_FAILURE : CLI_EXIT_OK;
 }

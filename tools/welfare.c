@@ -257,6 +257,23 @@ static int cli_welfare_help(const cli_welfare_command_t *command) {
     return CLI_EXIT_OK;
 }
 
+/* `welfare GROUP --help` (a two-word family such as `rules` or
+ * `statement`): lists the group's commands. False when argv[1] names no
+ * group or no --help follows. */
+static bool cli_welfare_group_help(int argc, char **argv) {
+    if (argc < 3 || (strcmp(argv[2], "--help") != 0 && strcmp(argv[2], "-h") != 0)) return false;
+    size_t length = strlen(argv[1]);
+    bool found = false;
+    for (int i = 0; i < CLI_WELFARE_COMMANDS_COUNT; i++) {
+        const char *words = cli_welfare_commands[i].words;
+        if (strncmp(words, argv[1], length) != 0 || words[length] != ' ') continue;
+        if (!found) printf("usage: borsellino welfare %s COMMAND [OPTIONS]\n\n", argv[1]);
+        found = true;
+        printf("  borsellino welfare %-22s (--help for its options)\n", words);
+    }
+    return found;
+}
+
 /* Finds the command named by argv[1..]; sets *words_count to how many
  * arguments its name took. */
 static const cli_welfare_command_t *cli_welfare_find(int argc, char **argv, int *words_count) {
@@ -284,6 +301,7 @@ int cli_welfare(int argc, char **argv) {
     }
     int words_count = 0;
     const cli_welfare_command_t *command = cli_welfare_find(argc, argv, &words_count);
+    if (command == NULL && cli_welfare_group_help(argc, argv)) return CLI_EXIT_OK;
     if (command == NULL) {
         fprintf(stderr, "borsellino welfare: unknown command %s%s%s (see borsellino welfare "
                         "--help)\n",
