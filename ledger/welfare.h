@@ -366,6 +366,49 @@ int welfare_create_plan(ledger_t *ledger, const welfare_plan_t *plan,
 int welfare_set_cap_class(ledger_t *ledger, ledger_u128_t employee_id,
                           uint32_t year, uint32_t cap_class, uint32_t *result_out);
 
+/* One entry of welfare_register: which registry operation, and its fields. */
+typedef enum welfare_register_kind {
+    WELFARE_REGISTER_FUNDER = 1,
+    WELFARE_REGISTER_PROVIDER = 2,
+    WELFARE_REGISTER_EMPLOYEE = 3,
+    WELFARE_REGISTER_CAP_CLASS = 4,
+    WELFARE_REGISTER_PLAN = 5,
+} welfare_register_kind_t;
+
+typedef struct welfare_register_entry {
+    uint32_t kind; /* enum welfare_register_kind; another value is INVALID_FIELD */
+    union {
+        welfare_funder_t funder;
+        welfare_provider_t provider;
+        welfare_employee_t employee;
+        struct {
+            ledger_u128_t employee_id;
+            uint32_t year;
+            uint32_t cap_class;
+        } cap_class;
+        welfare_plan_t plan;
+    } u;
+} welfare_register_entry_t;
+
+/*
+ * welfare_register: many registry operations in one durable group (bulk
+ * import). Entry i is exactly the single call of its kind
+ * (welfare_create_funder, _provider, _employee, _plan,
+ * welfare_set_cap_class): the same checks, the same result in
+ * results_out[i], in order, so an entry may name an entity created by an
+ * earlier entry of the same call. A refused entry writes nothing; the
+ * others are applied. Every refusal is decided before the entry's first
+ * write, so no entry needs a savepoint of its own.
+ *
+ * count: 1..LEDGER_BATCH_EVENTS_MAX. results_out: `count` results, owned
+ * by the caller. When several entries are INVALID_FIELD,
+ * ledger_last_error_message() names the field of the last one.
+ * Errors: LEDGER_ERR_INVALID_ARGUMENT (NULL pointers, count out of range),
+ * and the storage errors of a write group (nothing applied).
+ */
+int welfare_register(ledger_t *ledger, const welfare_register_entry_t *entries,
+                     uint32_t count, uint32_t *results_out);
+
 /* Lookups: *found_out false when absent (not an error). */
 int welfare_lookup_funder(ledger_t *ledger, ledger_u128_t id,
                           welfare_funder_t *funder_out, bool *found_out);

@@ -5,6 +5,10 @@
  * Funders (companies and public funders alike) and providers get an
  * account and a number (carried in postings, so statements can attribute
  * journal records without a lookup). No personal data: ids are opaque.
+ *
+ * Invariant: every body decides any refusal before its first write, so
+ * each runs without a savepoint of its own (welfare_run_direct), alone or
+ * many in one group (welfare_register).
  */
 #include "welfare_internal.h"
 
@@ -63,7 +67,7 @@ static int funder_body(ledger_t *ledger, void *context, uint32_t *result_out) {
 int welfare_create_funder(ledger_t *ledger, const welfare_funder_t *funder,
                           uint32_t *result_out) {
     if (funder == NULL) return LEDGER_ERR_INVALID_ARGUMENT;
-    return welfare_run(ledger, funder_body, (void *)funder, result_out);
+    return welfare_run_direct(ledger, funder_body, (void *)funder, result_out);
 }
 
 uint32_t welfare_funder_number(ledger_t *ledger, ledger_u128_t funder_id) {
@@ -129,7 +133,7 @@ static int provider_body(ledger_t *ledger, void *context, uint32_t *result_out) 
 int welfare_create_provider(ledger_t *ledger, const welfare_provider_t *provider,
                             uint32_t *result_out) {
     if (provider == NULL) return LEDGER_ERR_INVALID_ARGUMENT;
-    return welfare_run(ledger, provider_body, (void *)provider, result_out);
+    return welfare_run_direct(ledger, provider_body, (void *)provider, result_out);
 }
 
 /* ---- employees ---- */
@@ -166,7 +170,7 @@ static int employee_body(ledger_t *ledger, void *context, uint32_t *result_out) 
 int welfare_create_employee(ledger_t *ledger, const welfare_employee_t *employee,
                             uint32_t *result_out) {
     if (employee == NULL) return LEDGER_ERR_INVALID_ARGUMENT;
-    return welfare_run(ledger, employee_body, (void *)employee, result_out);
+    return welfare_run_direct(ledger, employee_body, (void *)employee, result_out);
 }
 
 typedef struct cap_class_request {
@@ -200,7 +204,7 @@ static int cap_class_body(ledger_t *ledger, void *context, uint32_t *result_out)
 int welfare_set_cap_class(ledger_t *ledger, ledger_u128_t employee_id, uint32_t year,
                           uint32_t cap_class, uint32_t *result_out) {
     cap_class_request_t request = {employee_id, year, cap_class};
-    return welfare_run(ledger, cap_class_body, &request, result_out);
+    return welfare_run_direct(ledger, cap_class_body, &request, result_out);
 }
 
 /* ---- plans ---- */
@@ -272,7 +276,39 @@ static int plan_body(ledger_t *ledger, void *context, uint32_t *result_out) {
 
 int welfare_create_plan(ledger_t *ledger, const welfare_plan_t *plan, uint32_t *result_out) {
     if (plan == NULL) return LEDGER_ERR_INVALID_ARGUMENT;
-    return welfare_run(ledger, plan_body, (void *)plan, result_out);
+    return welfare_run_direct(ledger, plan_body, (void *)plan, result_out);
+}
+
+/* ---- many at once ---- */
+
+static int register_entry(ledger_t *ledger, void *context, uint32_t index,
+                          uint32_t *result_out) {
+    const welfare_register_entry_t *entry = &((const welfare_register_entry_t *)context)[index];
+    switch (entry->kind) {
+    case WELFARE_REGISTER_FUNDER:
+        return funder_body(ledger, (void *)&entry->u.funder, result_out);
+    case WELFARE_REGISTER_PROVIDER:
+        return provider_body(ledger, (void *)&entry->u.provider, result_out);
+    case WELFARE_REGISTER_EMPLOYEE:
+        return employee_body(ledger, (void *)&entry->u.employee, result_out);
+    case WELFARE_REGISTER_CAP_CLASS: {
+        cap_class_request_t request = {entry->u.cap_class.employee_id, entry->u.cap_class.year,
+                                       entry->u.cap_class.cap_class};
+        return cap_class_body(ledger, &request, result_out);
+    }
+    case WELFARE_REGISTER_PLAN:
+        return plan_body(ledger, (void *)&entry->u.plan, result_out);
+    default:
+        *result_out = welfare_invalid(ledger, "registry entry kind");
+        return 0;
+    }
+}
+
+int welfare_register(ledger_t *ledger, const welfare_register_entry_t *entries, uint32_t count,
+                     uint32_t *results_out) {
+    if (ledger == NULL || entries == NULL || results_out == NULL) return LEDGER_ERR_INVALID_ARGUMENT;
+    if (count == 0 || count > LEDGER_BATCH_EVENTS_MAX) return LEDGER_ERR_INVALID_ARGUMENT;
+    return welfare_run_direct_entries(ledger, register_entry, (void *)entries, count, results_out);
 }
 
 /* ---- lookups ---- */

@@ -75,6 +75,9 @@ static const authz_operation_t authz_table[] = {
     {OP(WELFARE_LOOKUP_PLAN), "welfare_lookup_plan", false, {D, A, O, D, D, A}},
     {OP(WELFARE_PLATFORM), "welfare_platform", false, {D, A, D, D, D, A}},
     {OP(WELFARE_PURCHASES), "welfare_purchases", true, {D, A, D, A, D, D}},
+    /* Bulk registry import is the platform's: its entries name many
+     * funders, and companies have the single operations for their own. */
+    {OP(WELFARE_REGISTER), "welfare_register", true, {D, A, D, D, D, D}},
     /* Signing attests the books and changes no balance; docs/audit.md has
      * the auditor ask for it at the start of an audit. */
     {OP(AUDIT_SIGN), "audit_sign", true, {D, A, D, D, D, A}},

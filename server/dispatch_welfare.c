@@ -1,6 +1,6 @@
 /*
  * dispatch_welfare.c — the welfare operations of the protocol (Request
- * fields 30..58): request → welfare.h call → response, one function per
+ * fields 30..60): request → welfare.h call → response, one function per
  * operation, on the writer thread inside the open write group like the
  * core's (dispatch.c). Writes join that group, so their results are
  * acknowledged only once the group is durable; reads see the group's
@@ -56,18 +56,20 @@ enum {
 /* ------------------------------------------------------------------------ */
 /* Classification                                                           */
 
-/* Request fields 30..59 are the welfare operations: writes 30..46, reads
- * 47..58, then the batch of purchases (59, a write) added after them; a new
- * welfare op takes the next number and is classified here. */
+/* Request fields 30..60 are the welfare operations: writes 30..46, reads
+ * 47..58, then the batch of purchases (59) and the registry batch (60),
+ * writes added after them; a new welfare op takes the next number and is
+ * classified here. */
 bool dispatch_welfare_handles(Borsellino__V1__Request__OpCase op) {
     return op >= BORSELLINO__V1__REQUEST__OP_WELFARE_SET_CATEGORY &&
-           op <= BORSELLINO__V1__REQUEST__OP_WELFARE_PURCHASES;
+           op <= BORSELLINO__V1__REQUEST__OP_WELFARE_REGISTER;
 }
 
 bool dispatch_welfare_is_write(Borsellino__V1__Request__OpCase op) {
     return (op >= BORSELLINO__V1__REQUEST__OP_WELFARE_SET_CATEGORY &&
             op <= BORSELLINO__V1__REQUEST__OP_WELFARE_PAYOUT) ||
-           op == BORSELLINO__V1__REQUEST__OP_WELFARE_PURCHASES;
+           op == BORSELLINO__V1__REQUEST__OP_WELFARE_PURCHASES ||
+           op == BORSELLINO__V1__REQUEST__OP_WELFARE_REGISTER;
 }
 
 /* Most employee rows of one funder statement page whose response stays
@@ -144,6 +146,61 @@ static void encode_oom(server_request_t *request) {
         response_.FIELD = &answer_;                                                   \
         dispatch_response_encode(request, &response_);                                \
     } while (0)
+
+/* Which batch response carries per-entry results. */
+typedef enum results_kind {
+    RESULTS_GRANT,
+    RESULTS_PURCHASES,
+    RESULTS_REGISTER,
+} results_kind_t;
+
+/* Per-entry results of a grant, a batch of purchases or a registry batch,
+ * with the detail of the last INVALID_FIELD as the message. */
+static void results_encode(dispatch_context_t *context, server_request_t *request,
+                           const uint32_t *results, uint32_t count, results_kind_t kind) {
+    Borsellino__V1__WelfareResult *items = calloc(count, sizeof(*items));
+    if (items == NULL) {
+        encode_oom(request);
+        return;
+    }
+    bool invalid = false;
+    for (uint32_t i = 0; i < count; i++) {
+        items[i] = (Borsellino__V1__WelfareResult)results[i];
+        invalid = invalid || results[i] == WELFARE_RESULT_INVALID_FIELD;
+    }
+    char *message = result_message(context->ledger, invalid ? WELFARE_RESULT_INVALID_FIELD
+                                                            : WELFARE_RESULT_OK);
+    Borsellino__V1__WelfareGrantResponse grant = BORSELLINO__V1__WELFARE_GRANT_RESPONSE__INIT;
+    Borsellino__V1__WelfarePurchasesResponse batch = BORSELLINO__V1__WELFARE_PURCHASES_RESPONSE__INIT;
+    Borsellino__V1__WelfareRegisterResponse registry =
+        BORSELLINO__V1__WELFARE_REGISTER_RESPONSE__INIT;
+    Borsellino__V1__Response response = BORSELLINO__V1__RESPONSE__INIT;
+    switch (kind) {
+    case RESULTS_PURCHASES:
+        batch.n_results = count;
+        batch.results = items;
+        batch.message = message;
+        response.result_case = BORSELLINO__V1__RESPONSE__RESULT_WELFARE_PURCHASES;
+        response.welfare_purchases = &batch;
+        break;
+    case RESULTS_REGISTER:
+        registry.n_results = count;
+        registry.results = items;
+        registry.message = message;
+        response.result_case = BORSELLINO__V1__RESPONSE__RESULT_WELFARE_REGISTER;
+        response.welfare_register = &registry;
+        break;
+    case RESULTS_GRANT:
+        grant.n_results = count;
+        grant.results = items;
+        grant.message = message;
+        response.result_case = BORSELLINO__V1__RESPONSE__RESULT_WELFARE_GRANT;
+        response.welfare_grant = &grant;
+        break;
+    }
+    dispatch_response_encode(request, &response);
+    free(items);
+}
 
 /* ------------------------------------------------------------------------ */
 /* Rules and registry                                                       */
@@ -263,6 +320,77 @@ static int welfare_set_cap_class_op(dispatch_context_t *context, server_request_
     return 0;
 }
 
+/* Entry `in` of a registry batch as the ledger's entry; NULL when it fits,
+ * else what does not fit its C type (answered STATUS_BAD_REQUEST, as the
+ * single request of its kind would be). */
+static const char *register_entry_from_proto(const Borsellino__V1__WelfareRegisterEntry *in,
+                                             welfare_register_entry_t *out) {
+    memset(out, 0, sizeof(*out));
+    switch (in->entry_case) {
+    case BORSELLINO__V1__WELFARE_REGISTER_ENTRY__ENTRY_FUNDER:
+        if (!convert_welfare_funder_fits(in->funder)) return "funder: kind is negative";
+        out->kind = WELFARE_REGISTER_FUNDER;
+        convert_welfare_funder_from_proto(in->funder, &out->u.funder);
+        return NULL;
+    case BORSELLINO__V1__WELFARE_REGISTER_ENTRY__ENTRY_PROVIDER:
+        out->kind = WELFARE_REGISTER_PROVIDER;
+        convert_welfare_provider_from_proto(in->provider, &out->u.provider);
+        return NULL;
+    case BORSELLINO__V1__WELFARE_REGISTER_ENTRY__ENTRY_EMPLOYEE:
+        out->kind = WELFARE_REGISTER_EMPLOYEE;
+        convert_welfare_employee_from_proto(in->employee, &out->u.employee);
+        return NULL;
+    case BORSELLINO__V1__WELFARE_REGISTER_ENTRY__ENTRY_CAP_CLASS:
+        if (!convert_welfare_enum_fits(in->cap_class->cap_class)) return "cap_class is negative";
+        out->kind = WELFARE_REGISTER_CAP_CLASS;
+        out->u.cap_class.employee_id = convert_u128_from_proto(in->cap_class->employee_id);
+        out->u.cap_class.year = in->cap_class->year;
+        out->u.cap_class.cap_class = (uint32_t)in->cap_class->cap_class;
+        return NULL;
+    case BORSELLINO__V1__WELFARE_REGISTER_ENTRY__ENTRY_PLAN:
+        if (!convert_welfare_plan_fits(in->plan)) return "plan: expiry_policy is negative";
+        out->kind = WELFARE_REGISTER_PLAN;
+        convert_welfare_plan_from_proto(in->plan, &out->u.plan);
+        return NULL;
+    default:
+        return NULL; /* kind 0: the ledger answers INVALID_FIELD */
+    }
+}
+
+/* A registry batch: one registry operation per entry, in order, in the
+ * open group; a storage error fails the group as for one operation. */
+static int welfare_register_op(dispatch_context_t *context, server_request_t *request) {
+    const Borsellino__V1__WelfareRegisterRequest *op = request->request->welfare_register;
+    if (op->n_entries == 0) {
+        return answer_status(request, BORSELLINO__V1__STATUS__STATUS_BATCH_EMPTY,
+                             "the registry batch has no entries");
+    }
+    char message[128];
+    if (op->n_entries > context->config->batch_events_max) {
+        snprintf(message, sizeof(message), "the registry batch has %zu entries; the limit is %u",
+                 op->n_entries, context->config->batch_events_max);
+        return answer_status(request, BORSELLINO__V1__STATUS__STATUS_BATCH_TOO_LARGE, message);
+    }
+    uint32_t count = (uint32_t)op->n_entries;
+    welfare_register_entry_t *entries = malloc(count * sizeof(*entries));
+    uint32_t *results = calloc(count, sizeof(*results));
+    int error = entries != NULL && results != NULL ? 0 : LEDGER_ERR_NO_MEMORY;
+    for (uint32_t i = 0; i < count && !error; i++) {
+        const char *misfit = register_entry_from_proto(op->entries[i], &entries[i]);
+        if (misfit != NULL) {
+            snprintf(message, sizeof(message), "entry %u: %s", i, misfit);
+            free(entries);
+            free(results);
+            return answer_status(request, BORSELLINO__V1__STATUS__STATUS_BAD_REQUEST, message);
+        }
+    }
+    if (!error) error = welfare_register(context->ledger, entries, count, results);
+    if (!error) results_encode(context, request, results, count, RESULTS_REGISTER);
+    free(entries);
+    free(results);
+    return error ? call_error(context, request, error) : 0;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Money                                                                    */
 
@@ -276,42 +404,6 @@ static int welfare_fund_op(dispatch_context_t *context, server_request_t *reques
     ANSWER_RESULT(Borsellino__V1__WelfareFundResponse, BORSELLINO__V1__WELFARE_FUND_RESPONSE__INIT,
                   welfare_fund, WELFARE_FUND, result);
     return 0;
-}
-
-/* The per-entry results of a grant, with the detail of an INVALID_FIELD. */
-/* Per-entry results of a grant (purchases false) or a batch of purchases. */
-static void results_encode(dispatch_context_t *context, server_request_t *request,
-                           const uint32_t *results, uint32_t count, bool purchases) {
-    Borsellino__V1__WelfareResult *items = calloc(count, sizeof(*items));
-    if (items == NULL) {
-        encode_oom(request);
-        return;
-    }
-    bool invalid = false;
-    for (uint32_t i = 0; i < count; i++) {
-        items[i] = (Borsellino__V1__WelfareResult)results[i];
-        invalid = invalid || results[i] == WELFARE_RESULT_INVALID_FIELD;
-    }
-    char *message = result_message(context->ledger, invalid ? WELFARE_RESULT_INVALID_FIELD
-                                                            : WELFARE_RESULT_OK);
-    Borsellino__V1__WelfareGrantResponse grant = BORSELLINO__V1__WELFARE_GRANT_RESPONSE__INIT;
-    Borsellino__V1__WelfarePurchasesResponse batch = BORSELLINO__V1__WELFARE_PURCHASES_RESPONSE__INIT;
-    Borsellino__V1__Response response = BORSELLINO__V1__RESPONSE__INIT;
-    if (purchases) {
-        batch.n_results = count;
-        batch.results = items;
-        batch.message = message;
-        response.result_case = BORSELLINO__V1__RESPONSE__RESULT_WELFARE_PURCHASES;
-        response.welfare_purchases = &batch;
-    } else {
-        grant.n_results = count;
-        grant.results = items;
-        grant.message = message;
-        response.result_case = BORSELLINO__V1__RESPONSE__RESULT_WELFARE_GRANT;
-        response.welfare_grant = &grant;
-    }
-    dispatch_response_encode(request, &response);
-    free(items);
 }
 
 static int welfare_grant_op(dispatch_context_t *context, server_request_t *request) {
@@ -338,7 +430,7 @@ static int welfare_grant_op(dispatch_context_t *context, server_request_t *reque
         error = welfare_grant(context->ledger, convert_u128_from_proto(op->id),
                               convert_u128_from_proto(op->plan_id), entries, count, results);
     }
-    if (!error) results_encode(context, request, results, count, false);
+    if (!error) results_encode(context, request, results, count, RESULTS_GRANT);
     free(entries);
     free(results);
     return error ? call_error(context, request, error) : 0;
@@ -388,7 +480,7 @@ static int welfare_purchases_op(dispatch_context_t *context, server_request_t *r
     int error = results != NULL && purchases != NULL ? 0 : LEDGER_ERR_NO_MEMORY;
     for (uint32_t i = 0; i < count && !error; i++) purchases[i] = purchase_from_proto(op->purchases[i]);
     if (!error) error = welfare_purchases(context->ledger, purchases, count, results);
-    if (!error) results_encode(context, request, results, count, true);
+    if (!error) results_encode(context, request, results, count, RESULTS_PURCHASES);
     free(results);
     free(purchases);
     return error ? call_error(context, request, error) : 0;
@@ -918,6 +1010,8 @@ int dispatch_welfare_request(dispatch_context_t *context, server_request_t *requ
         return welfare_purchase_op(context, request);
     case BORSELLINO__V1__REQUEST__OP_WELFARE_PURCHASES:
         return welfare_purchases_op(context, request);
+    case BORSELLINO__V1__REQUEST__OP_WELFARE_REGISTER:
+        return welfare_register_op(context, request);
     case BORSELLINO__V1__REQUEST__OP_WELFARE_CAPTURE:
         return welfare_capture_op(context, request);
     case BORSELLINO__V1__REQUEST__OP_WELFARE_VOID:

@@ -270,6 +270,8 @@ static uint64_t response_estimate(const Borsellino__V1__Request *request) {
         return 64 + 160 * (uint64_t)request->account_history->limit;
     case BORSELLINO__V1__REQUEST__OP_WELFARE_GRANT:
         return 64 + 2 * (uint64_t)request->welfare_grant->n_entries;
+    case BORSELLINO__V1__REQUEST__OP_WELFARE_REGISTER:
+        return 64 + 2 * (uint64_t)request->welfare_register->n_entries;
     case BORSELLINO__V1__REQUEST__OP_WELFARE_MOVEMENTS:
         return 64 + 96 * (uint64_t)estimate_bound(request->welfare_movements->limit,
                                                   WELFARE_MOVEMENTS_MAX);
@@ -295,6 +297,8 @@ static uint32_t request_events(const Borsellino__V1__Request *request) {
     case BORSELLINO__V1__REQUEST__OP_WELFARE_GRANT:
         /* Each employee is its own chain of transfers. */
         return (uint32_t)request->welfare_grant->n_entries;
+    case BORSELLINO__V1__REQUEST__OP_WELFARE_REGISTER:
+        return (uint32_t)request->welfare_register->n_entries;
     default:
         return 1;
     }

@@ -215,6 +215,40 @@ def case_companies_employees_plans():
     ic.check(not lookup("welfare_lookup_plan", name_id("p3")).found, "p3 not created")
 
 
+def case_registry_batches():
+    """Registry rows go in welfare_register batches: with --batch 2, results
+    stay with their lines across batch boundaries (an employee with a cap
+    class is two entries), and a plan may carry over into a plan of an
+    earlier line of the same batch."""
+    year = time.gmtime().tm_year
+    path = write("batched-employees.csv", "id,funder,cap_class,year\n"
+                 "b1,acme,with-children,%d\n"   # line 2: created with its cap class
+                 "b2,nobody,,\n"                  # line 3: refused
+                 "b3,acme,standard,1999\n"       # line 4: created, its cap class refused
+                 "b1,acme,,\n"                    # line 5: already there
+                 "b4,comune,standard,%d\n"       # line 6: created
+                 "b1,comune,,\n" % (year, year))  # line 7: other fields
+    completed, result = summary("employees", path, "--batch", "2")
+    ic.check_eq(counts(result), (2, 1, 3, 0), "employees: created, exists, refused, invalid")
+    for where in ("batched-employees.csv:3: refused: funder_not_found",
+                  "batched-employees.csv:4: refused: invalid_field",
+                  "batched-employees.csv:7: refused: exists_with_different_fields"):
+        ic.check(where in completed.stderr, "stderr names %r: %r" % (where, completed.stderr))
+    ic.check("batched-employees.csv:5" not in completed.stderr, "stderr %r" % completed.stderr)
+    ic.check(lookup("welfare_lookup_employee", name_id("b3")).found, "b3 created")
+    path = write("batched-plans.csv", "id,funder,valid_from,valid_until,categories,expiry_policy,"
+                 "next_plan\n"
+                 "q1,acme,%d,%d,1,back-to-funder,\n"
+                 "q2,acme,%d,%d,1,carry-over,q1\n"
+                 "q3,acme,%d,%d,1,carry-over,q9\n" % ((S.valid_from, S.valid_until) * 3))
+    completed, result = summary("plans", path, "--batch", "2")
+    ic.check_eq(counts(result), (2, 0, 1, 0), "plans: created, exists, refused, invalid")
+    ic.check("batched-plans.csv:4: refused: next_plan_invalid" in completed.stderr,
+             "stderr %r" % completed.stderr)
+    plan = lookup("welfare_lookup_plan", name_id("q2")).plan
+    ic.check_eq(ic.u128_value(plan.next_plan_id), name_id("q1"), "q2 carries over into q1")
+
+
 def case_grants():
     fund = subprocess.run([S.borsellino, "welfare", "fund", "--funder", "acme", "--amount",
                            "100000", "--id", "fund-1", "--addr", S.server.address],
@@ -303,6 +337,7 @@ CASES = [
     ("a bad header: nothing is sent", case_bad_header_sends_nothing),
     ("a line of 4096 bytes is read, one of 4097 is refused", case_line_length_bound),
     ("companies, employees (cap class), plans", case_companies_employees_plans),
+    ("registry rows in batches: results per line, in file order", case_registry_batches),
     ("grants: entries per request, refused and invalid lines", case_grants),
     ("resumable: a prefix, then the whole file", case_resume_after_a_prefix),
     ("resumable: killed midway, then run again", case_resume_after_a_kill),

@@ -287,6 +287,9 @@ typedef struct built {
     Borsellino__V1__WelfarePlan plan;
     Borsellino__V1__WelfareCreatePlanRequest create_plan;
     Borsellino__V1__WelfareSetCapClassRequest set_cap_class;
+    Borsellino__V1__WelfareRegisterEntry register_entry;
+    Borsellino__V1__WelfareRegisterEntry *register_entries[1];
+    Borsellino__V1__WelfareRegisterRequest register_;
     Borsellino__V1__WelfareFundRequest fund;
     Borsellino__V1__WelfareGrantEntry entries_storage[2];
     Borsellino__V1__WelfareGrantEntry *entries[2];
@@ -444,6 +447,19 @@ static bool build_core_and_registry(built_t *b, Borsellino__V1__Request__OpCase 
         b->set_cap_class.employee_id = u128_set(b, 0, t->employee);
         b->set_cap_class.year = 2026;
         r->welfare_set_cap_class = &b->set_cap_class;
+        return true;
+    case OP(WELFARE_REGISTER):
+        borsellino__v1__welfare_employee__init(&b->employee);
+        b->employee.id = u128_set(b, 0, 900030);
+        b->employee.funder_id = u128_set(b, 1, t->funder);
+        borsellino__v1__welfare_register_entry__init(&b->register_entry);
+        b->register_entry.entry_case = BORSELLINO__V1__WELFARE_REGISTER_ENTRY__ENTRY_EMPLOYEE;
+        b->register_entry.employee = &b->employee;
+        b->register_entries[0] = &b->register_entry;
+        borsellino__v1__welfare_register_request__init(&b->register_);
+        b->register_.n_entries = 1;
+        b->register_.entries = b->register_entries;
+        r->welfare_register = &b->register_;
         return true;
     default:
         return false;

@@ -2675,6 +2675,136 @@ static void case_purchases_batch(void) {
     wf_close(batch);
 }
 
+/* One entry of a registry batch, and the same operation made alone. */
+static welfare_register_entry_t reg_funder(uint64_t id, uint32_t kind) {
+    welfare_register_entry_t e = {.kind = WELFARE_REGISTER_FUNDER};
+    e.u.funder.id = id128(id);
+    e.u.funder.kind = kind;
+    return e;
+}
+
+static welfare_register_entry_t reg_employee(uint64_t id, uint64_t funder) {
+    welfare_register_entry_t e = {.kind = WELFARE_REGISTER_EMPLOYEE};
+    e.u.employee.id = id128(id);
+    e.u.employee.funder_id = id128(funder);
+    return e;
+}
+
+static welfare_register_entry_t reg_cap_class(uint64_t employee, uint32_t cap_class) {
+    welfare_register_entry_t e = {.kind = WELFARE_REGISTER_CAP_CLASS};
+    e.u.cap_class.employee_id = id128(employee);
+    e.u.cap_class.year = 2026;
+    e.u.cap_class.cap_class = cap_class;
+    return e;
+}
+
+static welfare_register_entry_t reg_plan(uint64_t id, uint64_t funder, uint32_t policy,
+                                         uint64_t next) {
+    welfare_register_entry_t e = {.kind = WELFARE_REGISTER_PLAN};
+    e.u.plan = plan_make(id, funder, WF_T2026, WF_T2027, WF_CATS_DEFAULT, policy, 0);
+    e.u.plan.next_plan_id = next != 0 ? id128(next) : id128(0);
+    return e;
+}
+
+static int reg_single(ledger_t *ledger, const welfare_register_entry_t *e, uint32_t *result) {
+    switch (e->kind) {
+    case WELFARE_REGISTER_FUNDER: return welfare_create_funder(ledger, &e->u.funder, result);
+    case WELFARE_REGISTER_PROVIDER: return welfare_create_provider(ledger, &e->u.provider, result);
+    case WELFARE_REGISTER_EMPLOYEE: return welfare_create_employee(ledger, &e->u.employee, result);
+    case WELFARE_REGISTER_CAP_CLASS:
+        return welfare_set_cap_class(ledger, e->u.cap_class.employee_id, e->u.cap_class.year,
+                                     e->u.cap_class.cap_class, result);
+    case WELFARE_REGISTER_PLAN: return welfare_create_plan(ledger, &e->u.plan, result);
+    default: *result = WELFARE_RESULT_INVALID_FIELD; return 0;
+    }
+}
+
+/* welfare_register is exactly its entries made one by one, in order: the
+ * same results (an entry naming an entity created earlier in the batch,
+ * refusals between acceptances, resends), the same registry and journal; a
+ * batch of refusals changes nothing; the bounds. */
+static void case_register_batch(void) {
+    wf_t *batch = wf_open("welfare_register_batch");
+    wf_t *single = wf_open("welfare_register_single");
+    welfare_register_entry_t provider = {.kind = WELFARE_REGISTER_PROVIDER};
+    provider.u.provider.id = id128(201);
+    provider.u.provider.fee_bps = 250;
+    provider.u.provider.categories = CAT(CAT_RECREATION);
+    welfare_register_entry_t none = {.kind = 0};
+    welfare_register_entry_t list[] = {
+        reg_funder(101, WELFARE_FUNDER_COMPANY),
+        reg_funder(102, WELFARE_FUNDER_PUBLIC),
+        provider,
+        reg_employee(301, 101),              /* its funder made two entries before */
+        reg_employee(302, 999),              /* no such funder */
+        reg_cap_class(301, WELFARE_CAP_WITH_CHILDREN),
+        reg_cap_class(302, WELFARE_CAP_STANDARD), /* no such employee */
+        reg_plan(401, 101, WELFARE_EXPIRY_BACK_TO_FUNDER, 0),
+        reg_plan(402, 101, WELFARE_EXPIRY_CARRY_OVER, 401), /* next plan made just before */
+        reg_plan(403, 102, WELFARE_EXPIRY_CARRY_OVER, 401), /* next plan of another funder */
+        reg_employee(301, 101),              /* resent */
+        reg_employee(301, 102),              /* other fields */
+        reg_funder(101, WELFARE_FUNDER_PUBLIC),
+        none,
+        reg_employee(303, 102),
+    };
+    const uint32_t count = sizeof list / sizeof list[0];
+    const uint32_t expected[] = {
+        WELFARE_RESULT_OK, WELFARE_RESULT_OK, WELFARE_RESULT_OK, WELFARE_RESULT_OK,
+        WELFARE_RESULT_FUNDER_NOT_FOUND, WELFARE_RESULT_OK, WELFARE_RESULT_EMPLOYEE_NOT_FOUND,
+        WELFARE_RESULT_OK, WELFARE_RESULT_OK, WELFARE_RESULT_NEXT_PLAN_INVALID,
+        WELFARE_RESULT_EXISTS, WELFARE_RESULT_EXISTS_WITH_DIFFERENT_FIELDS,
+        WELFARE_RESULT_EXISTS_WITH_DIFFERENT_FIELDS, WELFARE_RESULT_INVALID_FIELD,
+        WELFARE_RESULT_OK};
+    _Static_assert(sizeof expected / sizeof expected[0] == sizeof list / sizeof list[0],
+                   "one expected result per entry");
+    uint32_t batch_results[sizeof list / sizeof list[0]];
+    TEST_CHECK_EQ(welfare_register(batch->f.ledger, list, count, batch_results), 0);
+    for (uint32_t i = 0; i < count; i++) {
+        uint32_t one = UINT32_MAX;
+        TEST_CHECK_EQ(reg_single(single->f.ledger, &list[i], &one), 0);
+        TEST_CHECK_EQ(batch_results[i], one);
+        TEST_CHECK_EQ(batch_results[i], expected[i]);
+    }
+    TEST_CHECK(strstr(ledger_last_error_message(batch->f.ledger), "kind") != NULL);
+    ledger_stats_t a = fixture_stats(&batch->f), b = fixture_stats(&single->f);
+    TEST_CHECK_EQ(a.journal_sequence, b.journal_sequence);
+    TEST_CHECK_EQ(a.accounts_count, b.accounts_count);
+    welfare_funder_t fa, fb;
+    bool found_a = false, found_b = false;
+    TEST_CHECK_EQ(welfare_lookup_funder(batch->f.ledger, id128(102), &fa, &found_a), 0);
+    TEST_CHECK_EQ(welfare_lookup_funder(single->f.ledger, id128(102), &fb, &found_b), 0);
+    TEST_CHECK(found_a && found_b && fa.number == fb.number && fa.kind == WELFARE_FUNDER_PUBLIC);
+    welfare_plan_t pa, pb;
+    TEST_CHECK_EQ(welfare_lookup_plan(batch->f.ledger, id128(402), &pa, &found_a), 0);
+    TEST_CHECK_EQ(welfare_lookup_plan(single->f.ledger, id128(402), &pb, &found_b), 0);
+    TEST_CHECK(found_a && found_b && ledger_u128_equal(pa.next_plan_id, id128(401)));
+    welfare_employee_t ea;
+    TEST_CHECK_EQ(welfare_lookup_employee(batch->f.ledger, id128(302), &ea, &found_a), 0);
+    TEST_CHECK(!found_a);
+    /* Refusals only: nothing changes. */
+    welfare_register_entry_t refused[] = {reg_employee(304, 999), reg_cap_class(305, 1), none,
+                                          reg_plan(404, 101, WELFARE_EXPIRY_CARRY_OVER, 777)};
+    uint32_t refused_results[4];
+    wf_snapshot_t *before = wf_snapshot(batch);
+    TEST_CHECK_EQ(welfare_register(batch->f.ledger, refused, 4, refused_results), 0);
+    wf_unchanged(batch, before, __LINE__);
+    TEST_CHECK_EQ(refused_results[0], WELFARE_RESULT_FUNDER_NOT_FOUND);
+    TEST_CHECK_EQ(refused_results[1], WELFARE_RESULT_EMPLOYEE_NOT_FOUND);
+    TEST_CHECK_EQ(refused_results[2], WELFARE_RESULT_INVALID_FIELD);
+    TEST_CHECK_EQ(refused_results[3], WELFARE_RESULT_NEXT_PLAN_INVALID);
+    /* The bounds: 1..LEDGER_BATCH_EVENTS_MAX entries. */
+    TEST_CHECK_EQ(welfare_register(batch->f.ledger, list, 0, batch_results),
+                  LEDGER_ERR_INVALID_ARGUMENT);
+    TEST_CHECK_EQ(welfare_register(batch->f.ledger, list, LEDGER_BATCH_EVENTS_MAX + 1,
+                                   batch_results),
+                  LEDGER_ERR_INVALID_ARGUMENT);
+    TEST_CHECK_EQ(welfare_register(batch->f.ledger, NULL, 1, batch_results),
+                  LEDGER_ERR_INVALID_ARGUMENT);
+    wf_close(single);
+    wf_close(batch);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Persistence, groups, the core's refusals                                 */
 
@@ -3035,6 +3165,7 @@ int main(int argc, char **argv) {
         {"movements_paging", case_movements_paging},
         {"movements_pages_across_pots", case_movements_pages_across_pots},
         {"purchases_batch", case_purchases_batch},
+        {"register_batch", case_register_batch},
     };
     setvbuf(stdout, NULL, _IOLBF, 0);
     return test_main(argc, argv, cases, (int)(sizeof cases / sizeof cases[0]));

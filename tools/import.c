@@ -8,11 +8,12 @@
  * (import_csv.c does the CSV; this file the values): a line that fails is
  * reported as "FILE:LINE: what is wrong" and dropped, so nothing from it
  * is ever sent. A bad header stops everything before any byte is sent.
- * (2) The valid rows are sent, pipelined on one connection: accounts in
- * create_accounts batches of up to the server's batch limit, grants in
- * welfare_grant requests of many entries (consecutive rows of the same
- * grant id and plan), the registry kinds one request per row with many
- * requests in flight. Every row's result is kept; refusals are reported
+ * (2) The valid rows are sent in batches, pipelined on one connection:
+ * accounts in create_accounts batches of up to the server's batch limit,
+ * grants in welfare_grant requests of many entries (consecutive rows of
+ * the same grant id and plan), companies, employees and plans in
+ * welfare_register batches (each row exactly its single create, in file
+ * order). Every row's result is kept; refusals are reported
  * as "FILE:LINE: refused: NAME (sentence)".
  *
  * Resumable: every row carries its own id (a grant row: grant id and
@@ -69,6 +70,10 @@ static const char import_usage[] =
     "  grants     grant_id*, plan*, employee*, amount*   (amount in euros,\n"
     "             258.23; consecutive rows of one grant_id and plan go in one\n"
     "             request)\n"
+    "Rows are applied in file order (a plan may carry over into a plan of an\n"
+    "earlier line). Companies, employees and plans go in registry batches\n"
+    "(welfare_register), which only the operator role may send; a company\n"
+    "identity creates its own with `borsellino welfare`.\n"
     "Ids are decimal, 0x-hex or names (\"acme\" names the same id everywhere).\n"
     "CSV: RFC 4180 (quotes, \"\" inside quotes); lines of at most 4096 bytes.\n"
     "\n"
@@ -89,8 +94,8 @@ static const char import_usage[] =
     "was invalid, refused or not answered, or the file could not be read,\n"
     "2 on bad usage.\n"
     "\n"
-    "  --batch N     rows per request for accounts and grants (default and\n"
-    "                maximum: the server's batch limit; 16384 for grants)\n";
+    "  --batch N     rows per request (default and maximum: the server's batch\n"
+    "                limit, half of it for employees; 16384 for grants)\n";
 
 /* ------------------------------------------------------------------------ */
 /* Values                                                                   */
@@ -469,6 +474,9 @@ static int import_batch(client_t *client, const import_options_t *options, uint3
     if (options->kind->id == IMPORT_GRANTS) {
         limit = WELFARE_GRANT_EMPLOYEES_MAX;
         row_size = IMPORT_GRANT_ENTRY_WIRE_SIZE_MAX;
+    } else if (options->kind->id != IMPORT_ACCOUNTS) {
+        row_size = IMPORT_REGISTER_ROW_WIRE_SIZE_MAX;
+        if (options->kind->id == IMPORT_EMPLOYEES) limit /= 2; /* two entries a row */
     }
     uint64_t fits = frame > IMPORT_REQUEST_OVERHEAD_MAX
                         ? (frame - IMPORT_REQUEST_OVERHEAD_MAX) / row_size : 1;

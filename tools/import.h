@@ -4,8 +4,8 @@
  *   import.c       the command: options, --help, the columns of each kind,
  *                  phase 1 (read and check every line of the file), the
  *                  summary;
- *   import_send.c  phase 2: the valid rows sent, pipelined on one
- *                  connection, and each row's result kept.
+ *   import_send.c  phase 2: the valid rows sent in batches, pipelined on
+ *                  one connection, and each row's result kept.
  *
  * (import_csv.c, the CSV reader, has its own manual: import_csv.h.)
  */
@@ -21,15 +21,15 @@
 enum {
     /* Most rows of one file. */
     IMPORT_ROWS_MAX = 4000000,
-    /* Requests in flight on the connection: batches (each up to a frame),
-     * and single-row requests (small: many keep the server's group commit
-     * full). */
+    /* Batch requests in flight on the connection (each up to a frame). */
     IMPORT_BATCHES_IN_FLIGHT = 4,
-    IMPORT_SINGLES_IN_FLIGHT = 512,
     /* Upper bounds of one encoded row of a batch request, bytes, to keep
-     * every request under the server's frame_size_max. */
+     * every request under the server's frame_size_max. A registry row is
+     * at most a plan (four ids, five numbers) or an employee and its cap
+     * class (two entries). */
     IMPORT_ACCOUNT_WIRE_SIZE_MAX = 96,
     IMPORT_GRANT_ENTRY_WIRE_SIZE_MAX = 48,
+    IMPORT_REGISTER_ROW_WIRE_SIZE_MAX = 160,
     IMPORT_REQUEST_OVERHEAD_MAX = 256,
     /* Room for one row's problem. */
     IMPORT_PROBLEM_SIZE = 512,
@@ -71,7 +71,9 @@ typedef struct import_row {
 
 /*
  * Sends rows[0, count) of `kind` on `client`, at most `batch` rows per
- * batch request (accounts, grants), keeping several requests in flight,
+ * batch request (an employee row with a cap class is two registry
+ * entries, so `batch` of employees is at most half the server's batch
+ * limit), keeping several requests in flight,
  * and sets each answered row's result. Draws `progress` as answers come.
  * Returns 0 when every row was answered, or CLI_EXIT_FAILURE with `error`
  * saying why the rest was not (the connection failed, or the server

@@ -4,10 +4,13 @@
  *
  * A ring of flights (requests sent, not yet answered) in request order:
  * the server answers in that order, so the oldest flight is always the
- * next answer. Batch kinds keep IMPORT_BATCHES_IN_FLIGHT requests of up to
- * `batch` rows on the wire; the registry kinds IMPORT_SINGLES_IN_FLIGHT
- * requests of one row. An employee with a cap class is two requests, the
- * create then its set_cap_class; both belong to the row.
+ * next answer. Every kind goes in batches of up to `batch` rows, with
+ * IMPORT_BATCHES_IN_FLIGHT requests on the wire: accounts in
+ * create_accounts, grants in welfare_grant (consecutive rows of one grant
+ * id and plan), and the registry kinds in welfare_register, where an
+ * employee row with a cap class is two entries, the create then its
+ * set_cap_class; both belong to the row. Rows stay in file order, so a
+ * plan may carry over into a plan of an earlier line.
  *
  * Every request is built in the sender's storage and encoded by
  * client_send() before it returns, so one storage serves all requests.
@@ -23,7 +26,6 @@
 typedef struct import_flight {
     size_t start;
     uint32_t count;
-    bool cap_class; /* the set_cap_class of employee row `start` */
 } import_flight_t;
 
 typedef struct import_sender {
@@ -32,11 +34,9 @@ typedef struct import_sender {
     import_row_t *rows;
     size_t count;
     uint32_t batch;
-    uint32_t window;
-    import_flight_t flights[IMPORT_SINGLES_IN_FLIGHT];
+    import_flight_t flights[IMPORT_BATCHES_IN_FLIGHT];
     uint32_t head, used;
     size_t next;       /* the next row to send */
-    bool cap_pending;  /* row next-1's set_cap_class is still to send */
     size_t answered;
     cli_progress_t *progress;
     /* batch storage, `batch` entries each */
@@ -45,6 +45,16 @@ typedef struct import_sender {
     Borsellino__V1__WelfareGrantEntry *entries;
     Borsellino__V1__WelfareGrantEntry **entry_pointers;
     Borsellino__V1__U128 *u128s; /* two per row */
+    /* registry storage: two entries per row (an employee and its cap class) */
+    Borsellino__V1__WelfareRegisterEntry *register_entries;
+    Borsellino__V1__WelfareRegisterEntry **register_pointers;
+    Borsellino__V1__WelfareFunder *funders;
+    convert_welfare_funder_storage_t *funder_storage;
+    Borsellino__V1__WelfareEmployee *employees;
+    convert_welfare_employee_storage_t *employee_storage;
+    Borsellino__V1__WelfarePlan *plans;
+    convert_welfare_plan_storage_t *plan_storage;
+    Borsellino__V1__WelfareSetCapClassRequest *cap_classes;
     char *error;
     size_t error_size;
 } import_sender_t;
@@ -115,59 +125,67 @@ static int import_send_grants(import_sender_t *sender, size_t start, uint32_t co
     return client_send(sender->client, &request);
 }
 
-/* Sends the create (or set_cap_class) of one registry row. */
-static int import_send_single(import_sender_t *sender, size_t index, bool cap_class) {
+/* Entry `at` of the registry batch: row `index` as its kind's message, or
+ * (cap_class) the set_cap_class of employee row `index`. */
+static void import_register_entry(import_sender_t *sender, uint32_t at, size_t index,
+                                  bool cap_class) {
     const import_row_t *row = &sender->rows[index];
-    Borsellino__V1__Request request = BORSELLINO__V1__REQUEST__INIT;
-    Borsellino__V1__WelfareFunder funder;
-    convert_welfare_funder_storage_t funder_storage;
-    Borsellino__V1__WelfareCreateFunderRequest create_funder =
-        BORSELLINO__V1__WELFARE_CREATE_FUNDER_REQUEST__INIT;
-    Borsellino__V1__WelfareEmployee employee;
-    convert_welfare_employee_storage_t employee_storage;
-    Borsellino__V1__WelfareCreateEmployeeRequest create_employee =
-        BORSELLINO__V1__WELFARE_CREATE_EMPLOYEE_REQUEST__INIT;
-    Borsellino__V1__WelfarePlan plan;
-    convert_welfare_plan_storage_t plan_storage;
-    Borsellino__V1__WelfareCreatePlanRequest create_plan =
-        BORSELLINO__V1__WELFARE_CREATE_PLAN_REQUEST__INIT;
-    Borsellino__V1__U128 employee_id;
-    Borsellino__V1__WelfareSetCapClassRequest set =
-        BORSELLINO__V1__WELFARE_SET_CAP_CLASS_REQUEST__INIT;
+    Borsellino__V1__WelfareRegisterEntry *entry = &sender->register_entries[at];
+    borsellino__v1__welfare_register_entry__init(entry);
     if (cap_class) {
-        convert_u128_to_proto(row->u.employee.employee.id, &employee_id);
-        set.employee_id = &employee_id;
-        set.year = row->u.employee.year;
-        set.cap_class = (Borsellino__V1__WelfareCapClass)row->u.employee.cap_class;
-        request.op_case = BORSELLINO__V1__REQUEST__OP_WELFARE_SET_CAP_CLASS;
-        request.welfare_set_cap_class = &set;
+        Borsellino__V1__WelfareSetCapClassRequest *set = &sender->cap_classes[at];
+        borsellino__v1__welfare_set_cap_class_request__init(set);
+        convert_u128_to_proto(row->u.employee.employee.id, &sender->u128s[at]);
+        set->employee_id = &sender->u128s[at];
+        set->year = row->u.employee.year;
+        set->cap_class = (Borsellino__V1__WelfareCapClass)row->u.employee.cap_class;
+        entry->entry_case = BORSELLINO__V1__WELFARE_REGISTER_ENTRY__ENTRY_CAP_CLASS;
+        entry->cap_class = set;
     } else if (sender->kind == IMPORT_COMPANIES) {
-        convert_welfare_funder_to_proto(&row->u.funder, &funder, &funder_storage);
-        create_funder.funder = &funder;
-        request.op_case = BORSELLINO__V1__REQUEST__OP_WELFARE_CREATE_FUNDER;
-        request.welfare_create_funder = &create_funder;
+        convert_welfare_funder_to_proto(&row->u.funder, &sender->funders[at],
+                                        &sender->funder_storage[at]);
+        entry->entry_case = BORSELLINO__V1__WELFARE_REGISTER_ENTRY__ENTRY_FUNDER;
+        entry->funder = &sender->funders[at];
     } else if (sender->kind == IMPORT_EMPLOYEES) {
-        convert_welfare_employee_to_proto(&row->u.employee.employee, &employee, &employee_storage);
-        create_employee.employee = &employee;
-        request.op_case = BORSELLINO__V1__REQUEST__OP_WELFARE_CREATE_EMPLOYEE;
-        request.welfare_create_employee = &create_employee;
+        convert_welfare_employee_to_proto(&row->u.employee.employee, &sender->employees[at],
+                                          &sender->employee_storage[at]);
+        entry->entry_case = BORSELLINO__V1__WELFARE_REGISTER_ENTRY__ENTRY_EMPLOYEE;
+        entry->employee = &sender->employees[at];
     } else {
         assert(sender->kind == IMPORT_PLANS);
-        convert_welfare_plan_to_proto(&row->u.plan, &plan, &plan_storage);
-        create_plan.plan = &plan;
-        request.op_case = BORSELLINO__V1__REQUEST__OP_WELFARE_CREATE_PLAN;
-        request.welfare_create_plan = &create_plan;
+        convert_welfare_plan_to_proto(&row->u.plan, &sender->plans[at], &sender->plan_storage[at]);
+        entry->entry_case = BORSELLINO__V1__WELFARE_REGISTER_ENTRY__ENTRY_PLAN;
+        entry->plan = &sender->plans[at];
     }
+    sender->register_pointers[at] = entry;
+}
+
+/* Sends rows[start, start+count) of a registry kind as one welfare_register. */
+static int import_send_register(import_sender_t *sender, size_t start, uint32_t count) {
+    uint32_t entries = 0;
+    for (uint32_t i = 0; i < count; i++) {
+        import_register_entry(sender, entries++, start + i, false);
+        if (sender->kind == IMPORT_EMPLOYEES && sender->rows[start + i].u.employee.cap_given) {
+            import_register_entry(sender, entries++, start + i, true);
+        }
+    }
+    Borsellino__V1__WelfareRegisterRequest batch = BORSELLINO__V1__WELFARE_REGISTER_REQUEST__INIT;
+    batch.n_entries = entries;
+    batch.entries = sender->register_pointers;
+    Borsellino__V1__Request request = BORSELLINO__V1__REQUEST__INIT;
+    request.op_case = BORSELLINO__V1__REQUEST__OP_WELFARE_REGISTER;
+    request.welfare_register = &batch;
     return client_send(sender->client, &request);
 }
 
 /* Sends the next request and records its flight; a client error code. */
 static int import_send_next(import_sender_t *sender) {
-    import_flight_t flight = {.start = sender->next, .count = 1, .cap_class = false};
+    import_flight_t flight = {.start = sender->next, .count = 1};
+    size_t left = sender->count - sender->next;
+    uint32_t most = left < sender->batch ? (uint32_t)left : sender->batch;
     int error = 0;
     if (sender->kind == IMPORT_ACCOUNTS) {
-        size_t left = sender->count - sender->next;
-        flight.count = left < sender->batch ? (uint32_t)left : sender->batch;
+        flight.count = most;
         Borsellino__V1__Request request = BORSELLINO__V1__REQUEST__INIT;
         Borsellino__V1__CreateAccountsRequest create =
             BORSELLINO__V1__CREATE_ACCOUNTS_REQUEST__INIT;
@@ -176,45 +194,43 @@ static int import_send_next(import_sender_t *sender) {
     } else if (sender->kind == IMPORT_GRANTS) {
         flight.count = import_grant_run(sender);
         error = import_send_grants(sender, flight.start, flight.count);
-    } else if (sender->cap_pending) {
-        flight.start = sender->next - 1;
-        flight.cap_class = true;
-        error = import_send_single(sender, flight.start, true);
     } else {
-        error = import_send_single(sender, flight.start, false);
+        flight.count = most;
+        error = import_send_register(sender, flight.start, flight.count);
     }
     if (error != CLIENT_OK) return error;
-    if (flight.cap_class) {
-        sender->cap_pending = false;
-    } else {
-        sender->next += flight.count;
-        sender->cap_pending = sender->kind == IMPORT_EMPLOYEES &&
-                              sender->rows[flight.start].u.employee.cap_given;
-    }
-    assert(sender->used < sender->window);
-    sender->flights[(sender->head + sender->used) % IMPORT_SINGLES_IN_FLIGHT] = flight;
+    sender->next += flight.count;
+    assert(sender->used < IMPORT_BATCHES_IN_FLIGHT);
+    sender->flights[(sender->head + sender->used) % IMPORT_BATCHES_IN_FLIGHT] = flight;
     sender->used++;
     return CLIENT_OK;
 }
 
-/* The result of a one-row response, or false when its case is not `op`. */
-static bool import_single_result(const Borsellino__V1__Response *response, uint32_t *result_out) {
-    switch (response->result_case) {
-    case BORSELLINO__V1__RESPONSE__RESULT_WELFARE_CREATE_FUNDER:
-        *result_out = response->welfare_create_funder->result;
-        return true;
-    case BORSELLINO__V1__RESPONSE__RESULT_WELFARE_CREATE_EMPLOYEE:
-        *result_out = response->welfare_create_employee->result;
-        return true;
-    case BORSELLINO__V1__RESPONSE__RESULT_WELFARE_CREATE_PLAN:
-        *result_out = response->welfare_create_plan->result;
-        return true;
-    case BORSELLINO__V1__RESPONSE__RESULT_WELFARE_SET_CAP_CLASS:
-        *result_out = response->welfare_set_cap_class->result;
-        return true;
-    default:
-        return false;
+/* Sets rows[0, count) from the results of their welfare_register; the
+ * number of results used. An employee row with a cap class had two
+ * entries: created but its cap class refused counts as the refusal. */
+static size_t import_register_results(import_sender_t *sender, import_row_t *rows, uint32_t count,
+                                      const Borsellino__V1__WelfareRegisterResponse *answer) {
+    size_t at = 0;
+    for (uint32_t i = 0; i < count && at < answer->n_results; i++) {
+        rows[i].result = (uint32_t)answer->results[at++];
+        if (sender->kind != IMPORT_EMPLOYEES || !rows[i].u.employee.cap_given) continue;
+        if (at >= answer->n_results) return SIZE_MAX; /* too few results */
+        uint32_t cap = (uint32_t)answer->results[at++];
+        if (cli_welfare_result_succeeded(rows[i].result) && !cli_welfare_result_succeeded(cap)) {
+            rows[i].result = cap;
+        }
     }
+    return at;
+}
+
+/* The entries a registry batch of rows[0, count) sent. */
+static size_t import_register_entries(const import_sender_t *sender, const import_row_t *rows,
+                                      uint32_t count) {
+    size_t entries = count;
+    if (sender->kind != IMPORT_EMPLOYEES) return entries;
+    for (uint32_t i = 0; i < count; i++) entries += rows[i].u.employee.cap_given ? 1 : 0;
+    return entries;
 }
 
 /* Sets the rows of `flight` from its response; false with sender->error
@@ -229,7 +245,7 @@ static bool import_apply(import_sender_t *sender, const import_flight_t *flight,
     }
     import_row_t *rows = &sender->rows[flight->start];
     size_t results = 0;
-    uint32_t single = 0;
+    size_t expected = flight->count;
     if (response->result_case == BORSELLINO__V1__RESPONSE__RESULT_CREATE_ACCOUNTS) {
         results = response->create_accounts->n_results;
         for (size_t i = 0; i < results && i < flight->count; i++) {
@@ -240,21 +256,20 @@ static bool import_apply(import_sender_t *sender, const import_flight_t *flight,
         for (size_t i = 0; i < results && i < flight->count; i++) {
             rows[i].result = response->welfare_grant->results[i];
         }
-    } else if (import_single_result(response, &single)) {
-        results = 1;
-        if (!flight->cap_class) {
-            rows[0].result = single;
-        } else if (cli_welfare_result_succeeded(rows[0].result) &&
-                   !cli_welfare_result_succeeded(single)) {
-            rows[0].result = single; /* created, but its cap class was refused */
+    } else if (response->result_case == BORSELLINO__V1__RESPONSE__RESULT_WELFARE_REGISTER) {
+        expected = import_register_entries(sender, rows, flight->count);
+        results = response->welfare_register->n_results;
+        if (results == expected &&
+            import_register_results(sender, rows, flight->count, response->welfare_register) != expected) {
+            results = 0;
         }
     }
-    if (results != flight->count) {
+    if (results != expected) {
         snprintf(sender->error, sender->error_size, "the server answered the request of line %u "
-                 "with %zu results for %u rows", rows[0].line, results, flight->count);
+                 "with %zu results for %zu", rows[0].line, results, expected);
         return false;
     }
-    if (!flight->cap_class) sender->answered += flight->count;
+    sender->answered += flight->count;
     return true;
 }
 
@@ -267,7 +282,7 @@ static bool import_receive(import_sender_t *sender) {
         return false;
     }
     import_flight_t flight = sender->flights[sender->head];
-    sender->head = (sender->head + 1) % IMPORT_SINGLES_IN_FLIGHT;
+    sender->head = (sender->head + 1) % IMPORT_BATCHES_IN_FLIGHT;
     sender->used--;
     bool applied = import_apply(sender, &flight, response);
     frame_response_free(response);
@@ -276,36 +291,63 @@ static bool import_receive(import_sender_t *sender) {
 }
 
 static bool import_storage(import_sender_t *sender) {
-    if (sender->kind != IMPORT_ACCOUNTS && sender->kind != IMPORT_GRANTS) return true;
-    sender->u128s = calloc(2 * (size_t)sender->batch, sizeof(*sender->u128s));
-    if (sender->kind == IMPORT_ACCOUNTS) {
-        sender->accounts = calloc(sender->batch, sizeof(*sender->accounts));
-        sender->account_pointers = calloc(sender->batch, sizeof(*sender->account_pointers));
-        return sender->u128s && sender->accounts && sender->account_pointers;
+    size_t batch = sender->batch;
+    sender->u128s = calloc(2 * batch, sizeof(*sender->u128s));
+    if (sender->u128s == NULL) return false;
+    switch (sender->kind) {
+    case IMPORT_ACCOUNTS:
+        sender->accounts = calloc(batch, sizeof(*sender->accounts));
+        sender->account_pointers = calloc(batch, sizeof(*sender->account_pointers));
+        return sender->accounts && sender->account_pointers;
+    case IMPORT_GRANTS:
+        sender->entries = calloc(batch, sizeof(*sender->entries));
+        sender->entry_pointers = calloc(batch, sizeof(*sender->entry_pointers));
+        return sender->entries && sender->entry_pointers;
+    case IMPORT_COMPANIES:
+        sender->funders = calloc(batch, sizeof(*sender->funders));
+        sender->funder_storage = calloc(batch, sizeof(*sender->funder_storage));
+        break;
+    case IMPORT_EMPLOYEES:
+        sender->employees = calloc(2 * batch, sizeof(*sender->employees));
+        sender->employee_storage = calloc(2 * batch, sizeof(*sender->employee_storage));
+        sender->cap_classes = calloc(2 * batch, sizeof(*sender->cap_classes));
+        if (!sender->employees || !sender->employee_storage || !sender->cap_classes) return false;
+        break;
+    case IMPORT_PLANS:
+        sender->plans = calloc(batch, sizeof(*sender->plans));
+        sender->plan_storage = calloc(batch, sizeof(*sender->plan_storage));
+        break;
     }
-    sender->entries = calloc(sender->batch, sizeof(*sender->entries));
-    sender->entry_pointers = calloc(sender->batch, sizeof(*sender->entry_pointers));
-    return sender->u128s && sender->entries && sender->entry_pointers;
+    sender->register_entries = calloc(2 * batch, sizeof(*sender->register_entries));
+    sender->register_pointers = calloc(2 * batch, sizeof(*sender->register_pointers));
+    return sender->register_entries && sender->register_pointers &&
+           (sender->kind != IMPORT_COMPANIES || (sender->funders && sender->funder_storage)) &&
+           (sender->kind != IMPORT_PLANS || (sender->plans && sender->plan_storage));
+}
+
+static void import_storage_free(import_sender_t *sender) {
+    free(sender->u128s), free(sender->accounts), free(sender->account_pointers);
+    free(sender->entries), free(sender->entry_pointers);
+    free(sender->register_entries), free(sender->register_pointers);
+    free(sender->funders), free(sender->funder_storage);
+    free(sender->employees), free(sender->employee_storage), free(sender->cap_classes);
+    free(sender->plans), free(sender->plan_storage);
 }
 
 int import_send(client_t *client, import_kind_id_t kind, import_row_t *rows, size_t count,
                 uint32_t batch, cli_progress_t *progress, char *error, size_t error_size) {
     assert(client != NULL && progress != NULL);
     assert(batch >= 1);
-    bool batched = kind == IMPORT_ACCOUNTS || kind == IMPORT_GRANTS;
     import_sender_t *sender = calloc(1, sizeof(*sender));
     if (sender == NULL) return snprintf(error, error_size, "out of memory"), CLI_EXIT_FAILURE;
     *sender = (import_sender_t){
         .client = client, .kind = kind, .rows = rows, .count = count, .batch = batch,
-        .window = batched ? IMPORT_BATCHES_IN_FLIGHT : IMPORT_SINGLES_IN_FLIGHT,
         .progress = progress, .error = error, .error_size = error_size,
     };
-    _Static_assert(IMPORT_BATCHES_IN_FLIGHT <= IMPORT_SINGLES_IN_FLIGHT, "one ring for both");
     bool ok = import_storage(sender);
     if (!ok) snprintf(error, error_size, "out of memory");
-    while (ok && (sender->next < count || sender->cap_pending || sender->used > 0)) {
-        bool more = sender->next < count || sender->cap_pending;
-        if (more && sender->used < sender->window) {
+    while (ok && (sender->next < count || sender->used > 0)) {
+        if (sender->next < count && sender->used < IMPORT_BATCHES_IN_FLIGHT) {
             int sent = import_send_next(sender);
             if (sent != CLIENT_OK) {
                 snprintf(error, error_size, "%s", client_last_error_message(client));
@@ -316,8 +358,7 @@ int import_send(client_t *client, import_kind_id_t kind, import_row_t *rows, siz
         ok = import_receive(sender);
     }
     assert(!ok || sender->answered == count);
-    free(sender->u128s), free(sender->accounts), free(sender->account_pointers);
-    free(sender->entries), free(sender->entry_pointers);
+    import_storage_free(sender);
     free(sender);
     return ok ? 0 : CLI_EXIT_FAILURE;
 }

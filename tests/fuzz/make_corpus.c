@@ -84,6 +84,45 @@ static void requests_welfare(void) {
     request.welfare_purchases = &batch;
     request_write("welfare_purchases", &request);
 
+    /* A registry batch: a funder, an employee of it, its cap class, a plan. */
+    Borsellino__V1__WelfareFunder funder = BORSELLINO__V1__WELFARE_FUNDER__INIT;
+    funder.id = &ids[6];
+    funder.kind = BORSELLINO__V1__WELFARE_FUNDER_KIND__WELFARE_FUNDER_COMPANY;
+    Borsellino__V1__WelfareEmployee employee = BORSELLINO__V1__WELFARE_EMPLOYEE__INIT;
+    employee.id = &ids[7];
+    employee.funder_id = &ids[6];
+    Borsellino__V1__WelfareSetCapClassRequest cap = BORSELLINO__V1__WELFARE_SET_CAP_CLASS_REQUEST__INIT;
+    cap.employee_id = &ids[7];
+    cap.year = 2026;
+    cap.cap_class = BORSELLINO__V1__WELFARE_CAP_CLASS__WELFARE_CAP_WITH_CHILDREN;
+    Borsellino__V1__WelfarePlan plan = BORSELLINO__V1__WELFARE_PLAN__INIT;
+    plan.id = &fresh;
+    plan.funder_id = &ids[6];
+    plan.valid_from = 1;
+    plan.valid_until = UINT64_C(4102444800000000000);
+    plan.categories = 0x7FE;
+    plan.expiry_policy = BORSELLINO__V1__WELFARE_EXPIRY_POLICY__WELFARE_EXPIRY_FORFEIT;
+    Borsellino__V1__WelfareRegisterEntry register_entries[4];
+    Borsellino__V1__WelfareRegisterEntry *entry_list[4];
+    for (int i = 0; i < 4; i++) {
+        borsellino__v1__welfare_register_entry__init(&register_entries[i]);
+        entry_list[i] = &register_entries[i];
+    }
+    register_entries[0].entry_case = BORSELLINO__V1__WELFARE_REGISTER_ENTRY__ENTRY_FUNDER;
+    register_entries[0].funder = &funder;
+    register_entries[1].entry_case = BORSELLINO__V1__WELFARE_REGISTER_ENTRY__ENTRY_EMPLOYEE;
+    register_entries[1].employee = &employee;
+    register_entries[2].entry_case = BORSELLINO__V1__WELFARE_REGISTER_ENTRY__ENTRY_CAP_CLASS;
+    register_entries[2].cap_class = &cap;
+    register_entries[3].entry_case = BORSELLINO__V1__WELFARE_REGISTER_ENTRY__ENTRY_PLAN;
+    register_entries[3].plan = &plan;
+    Borsellino__V1__WelfareRegisterRequest registry = BORSELLINO__V1__WELFARE_REGISTER_REQUEST__INIT;
+    registry.n_entries = 4;
+    registry.entries = entry_list;
+    request.op_case = BORSELLINO__V1__REQUEST__OP_WELFARE_REGISTER;
+    request.welfare_register = &registry;
+    request_write("welfare_register", &request);
+
     Borsellino__V1__WelfareCaptureRequest capture = BORSELLINO__V1__WELFARE_CAPTURE_REQUEST__INIT;
     capture.id = &fresh;
     capture.purchase_id = &ids[5];
