@@ -175,29 +175,21 @@ static void results_encode(dispatch_context_t *context, server_request_t *reques
     Borsellino__V1__WelfareRegisterResponse registry =
         BORSELLINO__V1__WELFARE_REGISTER_RESPONSE__INIT;
     Borsellino__V1__Response response = BORSELLINO__V1__RESPONSE__INIT;
+    /* The three answers have the same fields under different names. */
+#define RESULTS_SET(answer, CASE, field)                                \
+    do {                                                                \
+        (answer).n_results = count;                                     \
+        (answer).results = items;                                       \
+        (answer).message = message;                                     \
+        response.result_case = BORSELLINO__V1__RESPONSE__RESULT_##CASE; \
+        response.field = &(answer);                                     \
+    } while (0)
     switch (kind) {
-    case RESULTS_PURCHASES:
-        batch.n_results = count;
-        batch.results = items;
-        batch.message = message;
-        response.result_case = BORSELLINO__V1__RESPONSE__RESULT_WELFARE_PURCHASES;
-        response.welfare_purchases = &batch;
-        break;
-    case RESULTS_REGISTER:
-        registry.n_results = count;
-        registry.results = items;
-        registry.message = message;
-        response.result_case = BORSELLINO__V1__RESPONSE__RESULT_WELFARE_REGISTER;
-        response.welfare_register = &registry;
-        break;
-    case RESULTS_GRANT:
-        grant.n_results = count;
-        grant.results = items;
-        grant.message = message;
-        response.result_case = BORSELLINO__V1__RESPONSE__RESULT_WELFARE_GRANT;
-        response.welfare_grant = &grant;
-        break;
+    case RESULTS_PURCHASES: RESULTS_SET(batch, WELFARE_PURCHASES, welfare_purchases); break;
+    case RESULTS_REGISTER: RESULTS_SET(registry, WELFARE_REGISTER, welfare_register); break;
+    case RESULTS_GRANT: RESULTS_SET(grant, WELFARE_GRANT, welfare_grant); break;
     }
+#undef RESULTS_SET
     dispatch_response_encode(request, &response);
     free(items);
 }

@@ -1510,6 +1510,29 @@ static void test_statement_pages(void) {
 /* ------------------------------------------------------------------------ */
 /* frame_grant_max                                                          */
 
+/* bench-welfare over the protocol with refunds: every refund it sends is
+ * accepted (none refused), and it sends refund_permille in 1,000. */
+static void test_bench_refunds(void) {
+    server_t server;
+    case_server(&server, "welfare_cli_bench_refunds", NULL);
+    run_t *run = TOOL(&server, "bench-welfare", "--employees", "200", "--purchases", "3000",
+                      "--batch", "100", "--connections", "2", "--in-flight", "2",
+                      "--refund-permille", "50", "--json");
+    check_exit(__FILE__, __LINE__, run, 0);
+    /* JSON Lines: the purchases stage is the last line. */
+    char *end = run->out + strlen(run->out);
+    while (end > run->out && end[-1] == '\n') *--end = '\0';
+    char *last = strrchr(run->out, '\n');
+    const char *line = last != NULL ? last + 1 : run->out;
+    CHECK_JSON(line, "d['stage']", "purchases");
+    CHECK_JSON(line, "d['purchases']", "3000");
+    CHECK_JSON(line, "d['refunds']", "150");
+    CHECK_JSON(line, "d['refused']", "0");
+    run = TOOL(NULL, "bench-welfare", "--refund-permille", "1001");
+    check_exit(__FILE__, __LINE__, run, 2);
+    case_server_end(&server);
+}
+
 static void test_frame_grant_max(void) {
     size_t count = WELFARE_GRANT_EMPLOYEES_MAX;
     Borsellino__V1__WelfareGrantEntry *entries = xcalloc(count, sizeof *entries);
@@ -1580,6 +1603,7 @@ int main(int argc, char **argv) {
         {"protocol", test_protocol},
         {"statement_pages", test_statement_pages},
         {"frame_grant_max", test_frame_grant_max},
+        {"bench_refunds", test_bench_refunds},
     };
     int status = test_main(argc, argv, cases, (int)(sizeof cases / sizeof cases[0]));
     free(run_buffers.out);

@@ -84,7 +84,11 @@ static int bench_usage(void) {
            "  --connections N  connections, one thread each (default 4)\n"
            "  --in-flight N    requests in flight per connection (default 4)\n"
            "  --batch N        purchases per request (default 1000; 1 sends single\n"
-           "                   WelfarePurchase requests, more a WelfarePurchases batch)\n");
+           "                   WelfarePurchase requests, more a WelfarePurchases batch)\n"
+           "  --refund-permille N  refunds per 1,000 purchases (0..1000, default 0): right\n"
+           "                   after each request, the whole of that many of its purchases\n"
+           "                   is refunded, one WelfareRefund request each (the welfare\n"
+           "                   mix: purchases with an occasional refund)\n");
     return CLI_EXIT_OK;
 }
 
@@ -118,6 +122,8 @@ static int bench_parse(int argc, char **argv, welfare_bench_t *bench) {
         } else if (strcmp(option, "--batch") == 0 && is_number && number > 0 &&
                    number <= LEDGER_BATCH_EVENTS_MAX) {
             bench->options.batch = (uint32_t)number;
+        } else if (strcmp(option, "--refund-permille") == 0 && is_number && number <= 1000) {
+            bench->options.refund_permille = (uint32_t)number;
         } else if (strcmp(option, "--employees") == 0 && is_number && number > 0) {
             bench->options.employees = number;
         } else if (strcmp(option, "--purchases") == 0 && is_number && number > 0) {
@@ -297,10 +303,15 @@ static int bench_check(welfare_bench_t *bench) {
 }
 
 int cli_bench_welfare(int argc, char **argv) {
-    welfare_bench_t bench = {{".", NULL, 100000, 1000000, 8000, 4, 4, 1000, false, false}, 0, NULL};
+    welfare_bench_t bench = {{".", NULL, 100000, 1000000, 8000, 4, 4, 1000, 0, false, false}, 0, NULL};
     int parsed = bench_parse(argc, argv, &bench);
     if (parsed < 0) return bench_usage();
     if (parsed) return parsed;
+    if (bench.options.refund_permille != 0 && bench.options.address == NULL) {
+        fprintf(stderr, "borsellino bench-welfare: --refund-permille needs --addr (refunds are "
+                        "measured over the protocol)\n");
+        return CLI_EXIT_USAGE;
+    }
     if (bench.options.address != NULL) return bench_welfare_net(&bench.options);
     char path[4096];
     snprintf(path, sizeof(path), "%s/bench-welfare.%d", bench.options.directory, (int)getpid());

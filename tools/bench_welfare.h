@@ -18,6 +18,7 @@ typedef struct welfare_bench_options {
     uint32_t connections;  /* protocol: connections (one thread each) */
     uint32_t in_flight;    /* protocol: requests in flight per connection */
     uint32_t batch;        /* protocol: purchases per request (1: WelfarePurchase) */
+    uint32_t refund_permille; /* protocol: full refunds per 1,000 purchases (0..1000) */
     bool keep;
     bool json;             /* one JSON object per stage (JSON Lines) */
 } welfare_bench_options_t;

@@ -8,9 +8,12 @@
  *  2. bulk grant: every employee granted credit in requests of 10,000
  *     employees; the first request's round trip is the figure;
  *  3. purchases: M purchases spread over C connections, each keeping F
- *     requests in flight, each purchase one request, each with its fee
- *     split and (one in five, a fringe category) its cap check. Durable:
- *     the server answers once the group holding it is committed.
+ *     requests in flight, in batches of B purchases per request, each with
+ *     its fee split and (one in five, a fringe category) its cap check;
+ *     with --refund-permille R, after each batch R in 1,000 of its
+ *     purchases are refunded whole, one WelfareRefund request each (sent
+ *     on the same connection, so each after its purchase). Durable: the
+ *     server answers once the group holding it is committed.
  * Employee, provider and purchase ids are (kind, number) u128 values
  * with a per-run prefix, so runs against the same server do not collide.
  * Over TLS when BORSELLINO_TLS_CERT, _KEY and _CA are set (cli.h).
@@ -76,6 +79,8 @@ static int pipeline_receive_one(pipeline_t *pipeline) {
         result = response->welfare_purchase->result;
     } else if (response->result_case == BORSELLINO__V1__RESPONSE__RESULT_WELFARE_CREATE_EMPLOYEE) {
         result = response->welfare_create_employee->result;
+    } else if (response->result_case == BORSELLINO__V1__RESPONSE__RESULT_WELFARE_REFUND) {
+        result = response->welfare_refund->result;
     } else if (response->result_case == BORSELLINO__V1__RESPONSE__RESULT_WELFARE_PURCHASES) {
         for (size_t i = 0; i < response->welfare_purchases->n_results; i++) {
             uint32_t one = (uint32_t)response->welfare_purchases->results[i];
@@ -299,7 +304,34 @@ typedef struct purchase_worker {
     uint64_t count;
     int error;
     uint64_t refused;
+    uint64_t refunds;       /* refund requests sent */
+    uint32_t refund_credit; /* permille carried to the next purchase */
 } purchase_worker_t;
+
+/* Refunds whole refund_permille in 1,000 of the `count` purchases just
+ * sent (evenly spaced, carrying the fraction over to the next batch). */
+static int purchase_worker_refunds(purchase_worker_t *worker, pipeline_t *pipeline,
+                                   const Borsellino__V1__WelfarePurchaseRequest *purchases,
+                                   uint32_t count) {
+    uint32_t permille = worker->bench->options->refund_permille;
+    for (uint32_t i = 0; i < count && permille > 0; i++) {
+        worker->refund_credit += permille;
+        if (worker->refund_credit < 1000) continue;
+        worker->refund_credit -= 1000;
+        Borsellino__V1__U128 id;
+        convert_u128_to_proto(net_id(worker->bench, 8, worker->first + ++worker->refunds), &id);
+        Borsellino__V1__WelfareRefundRequest refund = BORSELLINO__V1__WELFARE_REFUND_REQUEST__INIT;
+        refund.id = &id;
+        refund.purchase_id = purchases[i].id;
+        refund.amount = purchases[i].amount;
+        Borsellino__V1__Request request = BORSELLINO__V1__REQUEST__INIT;
+        request.op_case = BORSELLINO__V1__REQUEST__OP_WELFARE_REFUND;
+        request.welfare_refund = &refund;
+        int error = pipeline_send(pipeline, &request);
+        if (error) return error;
+    }
+    return 0;
+}
 
 static void *purchase_worker_run(void *argument) {
     purchase_worker_t *worker = argument;
@@ -307,7 +339,11 @@ static void *purchase_worker_run(void *argument) {
     client_t *client = NULL;
     worker->error = net_connect(options, &client);
     if (worker->error) return NULL;
-    pipeline_t pipeline = {client, options->in_flight, 0, 0};
+    /* A batch and the refunds that follow it count as one request of the
+     * window, so refunds do not starve the purchases. */
+    uint32_t refunds_per_batch =
+        (uint32_t)(((uint64_t)options->batch * options->refund_permille + 999) / 1000);
+    pipeline_t pipeline = {client, options->in_flight * (1 + refunds_per_batch), 0, 0};
     uint64_t state = 0x9E3779B97F4A7C15ull ^ (worker->index * 0xD1B54A32D192ED03ull);
     uint32_t batch = options->batch;
     Borsellino__V1__WelfarePurchaseRequest *purchases = calloc(batch, sizeof(*purchases));
@@ -347,6 +383,7 @@ static void *purchase_worker_run(void *argument) {
             request.welfare_purchases = &many;
         }
         worker->error = pipeline_send(&pipeline, &request);
+        if (!worker->error) worker->error = purchase_worker_refunds(worker, &pipeline, purchases, count);
     }
     free(purchases);
     free(pointers);
@@ -366,15 +403,17 @@ static int net_purchases(net_bench_t *bench) {
     uint64_t started = monotonic_ns();
     for (uint32_t i = 0; i < connections; i++) {
         uint64_t share = options->purchases / connections + (i < options->purchases % connections ? 1 : 0);
-        workers[i] = (purchase_worker_t){bench, i, 0, share, 0, 0};
+        workers[i] = (purchase_worker_t){bench, i, 0, share, 0, 0, 0, 0};
         workers[i].first = i == 0 ? 0 : workers[i - 1].first + workers[i - 1].count;
         pthread_create(&threads[i], NULL, purchase_worker_run, &workers[i]);
     }
     uint64_t refused = 0;
+    uint64_t refunds = 0;
     int error = 0;
     for (uint32_t i = 0; i < connections; i++) {
         pthread_join(threads[i], NULL);
         refused += workers[i].refused;
+        refunds += workers[i].refunds;
         if (workers[i].error) error = workers[i].error;
     }
     double seconds = (double)(monotonic_ns() - started) / 1e9;
@@ -385,16 +424,17 @@ static int net_purchases(net_bench_t *bench) {
         return 1;
     }
     if (options->json) {
-        printf("{\"stage\": \"purchases\", \"purchases\": %" PRIu64 ", \"seconds\": %.3f, "
-               "\"per_second\": %.0f, \"connections\": %u, \"in_flight\": %u, \"batch\": %u, "
-               "\"refused\": %" PRIu64 "}\n", options->purchases, seconds,
-               (double)options->purchases / seconds, connections, options->in_flight,
-               options->batch, refused);
+        printf("{\"stage\": \"purchases\", \"purchases\": %" PRIu64 ", \"refunds\": %" PRIu64
+               ", \"seconds\": %.3f, \"per_second\": %.0f, \"connections\": %u, "
+               "\"in_flight\": %u, \"batch\": %u, \"refused\": %" PRIu64 "}\n",
+               options->purchases, refunds, seconds, (double)options->purchases / seconds,
+               connections, options->in_flight, options->batch, refused);
     } else {
         printf("purchases over the protocol: %" PRIu64 " in %.2f s = %.0f purchases/s durable "
                "(%u connections, %u requests in flight each, %u purchases per request; %" PRIu64
-               " refused)\n", options->purchases, seconds, (double)options->purchases / seconds,
-               connections, options->in_flight, options->batch, refused);
+               " refunds; %" PRIu64 " refused)\n", options->purchases, seconds,
+               (double)options->purchases / seconds, connections, options->in_flight,
+               options->batch, refunds, refused);
     }
     return refused == 0 ? 0 : 1;
 }
