@@ -245,39 +245,55 @@ int cli_parse_lookup_ids(int argc, char **argv, const char *command, int (*help)
     return -1;
 }
 
-static int account_lookup(int argc, char **argv) {
-    const char *command = "account lookup";
-    static ledger_u128_t ids[LEDGER_LOOKUP_IDS_MAX];
+/* The common part of `account lookup` and `transfer lookup` (cli.h). */
+int cli_lookup_ids_call(int argc, char **argv, const char *command, int (*help)(void),
+                        bool transfers, cli_net_options_t *options, ledger_u128_t *ids,
+                        size_t *count_out, Borsellino__V1__Response **response_out) {
     static Borsellino__V1__U128 proto_ids[LEDGER_LOOKUP_IDS_MAX];
     static Borsellino__V1__U128 *proto_id_pointers[LEDGER_LOOKUP_IDS_MAX];
-    cli_net_options_t options;
-    cli_net_options_init(&options);
-    size_t count = 0;
-    int parsed = cli_parse_lookup_ids(argc, argv, command, account_help, &options, ids, &count);
+    cli_net_options_init(options);
+    *response_out = NULL;
+    int parsed = cli_parse_lookup_ids(argc, argv, command, help, options, ids, count_out);
     if (parsed >= 0) return parsed;
-    for (size_t i = 0; i < count; i++) {
+    for (size_t i = 0; i < *count_out; i++) {
         convert_u128_to_proto(ids[i], &proto_ids[i]);
         proto_id_pointers[i] = &proto_ids[i];
     }
-    Borsellino__V1__LookupAccountsRequest lookup = BORSELLINO__V1__LOOKUP_ACCOUNTS_REQUEST__INIT;
-    lookup.n_ids = count;
-    lookup.ids = proto_id_pointers;
+    Borsellino__V1__LookupAccountsRequest accounts = BORSELLINO__V1__LOOKUP_ACCOUNTS_REQUEST__INIT;
+    Borsellino__V1__LookupTransfersRequest transfers_lookup =
+        BORSELLINO__V1__LOOKUP_TRANSFERS_REQUEST__INIT;
     Borsellino__V1__Request request = BORSELLINO__V1__REQUEST__INIT;
-    request.op_case = BORSELLINO__V1__REQUEST__OP_LOOKUP_ACCOUNTS;
-    request.lookup_accounts = &lookup;
-
+    int expected = 0;
+    if (transfers) {
+        transfers_lookup.n_ids = *count_out;
+        transfers_lookup.ids = proto_id_pointers;
+        request.op_case = BORSELLINO__V1__REQUEST__OP_LOOKUP_TRANSFERS;
+        request.lookup_transfers = &transfers_lookup;
+        expected = BORSELLINO__V1__RESPONSE__RESULT_LOOKUP_TRANSFERS;
+    } else {
+        accounts.n_ids = *count_out;
+        accounts.ids = proto_id_pointers;
+        request.op_case = BORSELLINO__V1__REQUEST__OP_LOOKUP_ACCOUNTS;
+        request.lookup_accounts = &accounts;
+        expected = BORSELLINO__V1__RESPONSE__RESULT_LOOKUP_ACCOUNTS;
+    }
     client_t *client = NULL;
-    Borsellino__V1__Response *response = NULL;
-    int exit_code = cli_connect(&options, command, &client);
-    if (exit_code == 0) {
-        exit_code = cli_call(client, &options, command, &request,
-                             BORSELLINO__V1__RESPONSE__RESULT_LOOKUP_ACCOUNTS, &response);
-    }
-    if (exit_code == 0) {
-        exit_code = account_lookup_print(&options, ids, count, response->lookup_accounts);
-    }
-    frame_response_free(response);
+    int exit_code = cli_connect(options, command, &client);
+    if (exit_code == 0) exit_code = cli_call(client, options, command, &request, expected, response_out);
     client_close(client);
+    return exit_code == 0 ? -1 : exit_code;
+}
+
+static int account_lookup(int argc, char **argv) {
+    static ledger_u128_t ids[LEDGER_LOOKUP_IDS_MAX];
+    cli_net_options_t options;
+    size_t count = 0;
+    Borsellino__V1__Response *response = NULL;
+    int exit_code = cli_lookup_ids_call(argc, argv, "account lookup", account_help, false,
+                                        &options, ids, &count, &response);
+    if (exit_code >= 0) return exit_code;
+    exit_code = account_lookup_print(&options, ids, count, response->lookup_accounts);
+    frame_response_free(response);
     return exit_code;
 }
 

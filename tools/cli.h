@@ -239,6 +239,16 @@ int cli_call(client_t *client, const cli_net_options_t *options, const char *com
 int cli_parse_lookup_ids(int argc, char **argv, const char *command, int (*help)(void),
                          cli_net_options_t *options, ledger_u128_t *ids, size_t *count_out);
 
+/* The common part of `account lookup` and `transfer lookup` (account.c):
+ * inits `options`, parses the ids (into `ids`, LEDGER_LOOKUP_IDS_MAX of
+ * room) and options, connects and asks for the accounts (or, with
+ * `transfers`, the transfers). Returns -1 to go on, with *response_out set
+ * (free with frame_response_free; the connection is closed already), or
+ * an exit code (usage, --help, or a failure already printed). */
+int cli_lookup_ids_call(int argc, char **argv, const char *command, int (*help)(void),
+                        bool transfers, cli_net_options_t *options, ledger_u128_t *ids,
+                        size_t *count_out, Borsellino__V1__Response **response_out);
+
 /* ---- subcommands ---- */
 
 int cli_demo(int argc, char **argv);

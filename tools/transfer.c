@@ -435,35 +435,15 @@ static int transfer_lookup_print(const cli_net_options_t *options, const ledger_
 }
 
 static int transfer_lookup(int argc, char **argv) {
-    const char *command = "transfer lookup";
     static ledger_u128_t ids[LEDGER_LOOKUP_IDS_MAX];
-    static Borsellino__V1__U128 proto_ids[LEDGER_LOOKUP_IDS_MAX];
-    static Borsellino__V1__U128 *proto_id_pointers[LEDGER_LOOKUP_IDS_MAX];
     cli_net_options_t options;
-    cli_net_options_init(&options);
     size_t count = 0;
-    int parsed = cli_parse_lookup_ids(argc, argv, command, transfer_help, &options, ids, &count);
-    if (parsed >= 0) return parsed;
-    for (size_t i = 0; i < count; i++) {
-        convert_u128_to_proto(ids[i], &proto_ids[i]);
-        proto_id_pointers[i] = &proto_ids[i];
-    }
-    Borsellino__V1__LookupTransfersRequest lookup = BORSELLINO__V1__LOOKUP_TRANSFERS_REQUEST__INIT;
-    lookup.n_ids = count;
-    lookup.ids = proto_id_pointers;
-    Borsellino__V1__Request request = BORSELLINO__V1__REQUEST__INIT;
-    request.op_case = BORSELLINO__V1__REQUEST__OP_LOOKUP_TRANSFERS;
-    request.lookup_transfers = &lookup;
-    client_t *client = NULL;
     Borsellino__V1__Response *response = NULL;
-    int exit_code = cli_connect(&options, command, &client);
-    if (exit_code == 0) {
-        exit_code = cli_call(client, &options, command, &request,
-                             BORSELLINO__V1__RESPONSE__RESULT_LOOKUP_TRANSFERS, &response);
-    }
-    if (exit_code == 0) exit_code = transfer_lookup_print(&options, ids, count, response->lookup_transfers);
+    int exit_code = cli_lookup_ids_call(argc, argv, "transfer lookup", transfer_help, true,
+                                        &options, ids, &count, &response);
+    if (exit_code >= 0) return exit_code;
+    exit_code = transfer_lookup_print(&options, ids, count, response->lookup_transfers);
     frame_response_free(response);
-    client_close(client);
     return exit_code;
 }
 
