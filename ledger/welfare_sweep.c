@@ -177,10 +177,13 @@ static int sweep_body(ledger_t *ledger, void *context, uint32_t *result_out) {
     return store_operation_put(ledger, request->id, digest);
 }
 
-int welfare_sweep(ledger_t *ledger, ledger_u128_t id, ledger_u128_t plan_id,
-                  uint32_t *result_out, welfare_sweep_report_t *report_out) {
-    sweep_request_t request = {id, plan_id, {0}};
-    int error = welfare_run(ledger, sweep_body, &request, result_out);
+/* Runs a sweep or an offboarding of `subject_id`; the report is zero unless
+ * it was applied. */
+static int sweep_run(ledger_t *ledger, welfare_body_fn body, ledger_u128_t id,
+                     ledger_u128_t subject_id, uint32_t *result_out,
+                     welfare_sweep_report_t *report_out) {
+    sweep_request_t request = {id, subject_id, {0}};
+    int error = welfare_run(ledger, body, &request, result_out);
     if (report_out != NULL) {
         bool ok = error == 0 && *result_out == WELFARE_RESULT_OK;
         if (ok) {
@@ -190,6 +193,11 @@ int welfare_sweep(ledger_t *ledger, ledger_u128_t id, ledger_u128_t plan_id,
         }
     }
     return error;
+}
+
+int welfare_sweep(ledger_t *ledger, ledger_u128_t id, ledger_u128_t plan_id,
+                  uint32_t *result_out, welfare_sweep_report_t *report_out) {
+    return sweep_run(ledger, sweep_body, id, plan_id, result_out, report_out);
 }
 
 /* ---- offboarding ---- */
@@ -272,15 +280,5 @@ static int offboard_body(ledger_t *ledger, void *context, uint32_t *result_out) 
 
 int welfare_offboard(ledger_t *ledger, ledger_u128_t id, ledger_u128_t employee_id,
                      uint32_t *result_out, welfare_sweep_report_t *report_out) {
-    sweep_request_t request = {id, employee_id, {0}};
-    int error = welfare_run(ledger, offboard_body, &request, result_out);
-    if (report_out != NULL) {
-        bool ok = error == 0 && *result_out == WELFARE_RESULT_OK;
-        if (ok) {
-            *report_out = request.report;
-        } else {
-            memset(report_out, 0, sizeof(*report_out));
-        }
-    }
-    return error;
+    return sweep_run(ledger, offboard_body, id, employee_id, result_out, report_out);
 }
