@@ -67,9 +67,13 @@ static void buckets_place(uint32_t *buckets, uint32_t mask, ledger_u128_t id,
 
 static int buckets_grow(accounts_t *accounts) {
     uint32_t buckets_count = (accounts->buckets_mask + 1) * 2;
-    uint32_t *buckets = memory_calloc(buckets_count, sizeof(uint32_t));
+    size_t size = (size_t)buckets_count * sizeof(uint32_t);
+    uint32_t *buckets = memory_alloc(size);
     if (buckets == NULL) return LEDGER_ERR_NO_MEMORY;
-    memory_advise_huge_pages(buckets, (size_t)buckets_count * sizeof(uint32_t));
+    /* Advised before the first touch (the zeroing), so that the kernel
+     * backs it with huge pages at once rather than maybe later. */
+    memory_advise_huge_pages(buckets, size);
+    memset(buckets, 0, size);
     for (uint32_t i = 0; i < accounts->slots_count; i++) {
         buckets_place(buckets, buckets_count - 1, accounts->slots[i].id, i);
     }
@@ -81,16 +85,21 @@ static int buckets_grow(accounts_t *accounts) {
 
 /* Grows a dynamic array of `element_size` elements to hold `needed`; the
  * capacity grows by half again so that the slack stays within the
- * 256-bytes-per-account budget. */
+ * 256-bytes-per-account budget. The new block is advised for huge pages
+ * before anything is copied into it: a realloc would fill it first, and
+ * the kernel only backs untouched memory with huge pages at once (the
+ * account slots are read at random, one TLB miss each on small pages). */
 static int array_reserve(void **array, uint32_t *capacity, uint32_t needed,
                          size_t element_size, uint32_t initial) {
     if (needed <= *capacity) return 0;
     uint64_t grown = *capacity < initial ? initial : *capacity;
     while (grown < needed) grown += grown / 2;
     if (grown > UINT32_MAX) grown = UINT32_MAX;
-    void *bigger = memory_realloc(*array, (size_t)grown * element_size);
+    void *bigger = memory_alloc((size_t)grown * element_size);
     if (bigger == NULL) return LEDGER_ERR_NO_MEMORY;
     memory_advise_huge_pages(bigger, (size_t)grown * element_size);
+    if (*array != NULL) memcpy(bigger, *array, (size_t)*capacity * element_size);
+    memory_free(*array);
     *array = bigger;
     *capacity = (uint32_t)grown;
     return 0;

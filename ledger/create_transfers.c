@@ -4,6 +4,7 @@
  * post and void are in pending.c. This is the hot path: per transfer, two
  * in-memory account lookups, one id-index append and one journal append.
  */
+#include <assert.h>
 #include <string.h>
 
 #include "ledger_internal.h"
@@ -243,6 +244,19 @@ static uint32_t transfer_validate_balances(const ledger_transfer_t *transfer,
     return LEDGER_RESULT_OK;
 }
 
+/* Steps 18-19: what the two accounts found allow. */
+static uint32_t transfer_accounts_check(const ledger_transfer_t *transfer,
+                                        const account_slot_t *debit,
+                                        const account_slot_t *credit) {
+    if (debit->ledger != credit->ledger) return LEDGER_RESULT_ACCOUNTS_MUST_HAVE_THE_SAME_LEDGER;
+    if (transfer->ledger != debit->ledger) {
+        return LEDGER_RESULT_TRANSFER_MUST_HAVE_THE_SAME_LEDGER_AS_ACCOUNTS;
+    }
+    if (debit->flags & LEDGER_ACCOUNT_CLOSED) return LEDGER_RESULT_DEBIT_ACCOUNT_ALREADY_CLOSED;
+    if (credit->flags & LEDGER_ACCOUNT_CLOSED) return LEDGER_RESULT_CREDIT_ACCOUNT_ALREADY_CLOSED;
+    return LEDGER_RESULT_OK;
+}
+
 /* Steps 16-19: the accounts. */
 static uint32_t transfer_find_accounts(ledger_t *ledger,
                                        const ledger_transfer_t *transfer,
@@ -252,15 +266,20 @@ static uint32_t transfer_find_accounts(ledger_t *ledger,
     if (debit == NULL) return LEDGER_RESULT_DEBIT_ACCOUNT_NOT_FOUND;
     account_slot_t *credit = accounts_find(&ledger->accounts, transfer->credit_account_id);
     if (credit == NULL) return LEDGER_RESULT_CREDIT_ACCOUNT_NOT_FOUND;
-    if (debit->ledger != credit->ledger) return LEDGER_RESULT_ACCOUNTS_MUST_HAVE_THE_SAME_LEDGER;
-    if (transfer->ledger != debit->ledger) {
-        return LEDGER_RESULT_TRANSFER_MUST_HAVE_THE_SAME_LEDGER_AS_ACCOUNTS;
-    }
-    if (debit->flags & LEDGER_ACCOUNT_CLOSED) return LEDGER_RESULT_DEBIT_ACCOUNT_ALREADY_CLOSED;
-    if (credit->flags & LEDGER_ACCOUNT_CLOSED) return LEDGER_RESULT_CREDIT_ACCOUNT_ALREADY_CLOSED;
+    uint32_t result = transfer_accounts_check(transfer, debit, credit);
+    if (result != LEDGER_RESULT_OK) return result;
     *debit_out = debit;
     *credit_out = credit;
     return LEDGER_RESULT_OK;
+}
+
+uint32_t transfer_posted_check(const ledger_transfer_t *transfer, const account_slot_t *debit,
+                               const account_slot_t *credit) {
+    assert((transfer->flags & (LEDGER_TRANSFER_PENDING | LEDGER_TRANSFER_POST_PENDING |
+                               LEDGER_TRANSFER_VOID_PENDING)) == 0);
+    uint32_t result = transfer_accounts_check(transfer, debit, credit);
+    if (result != LEDGER_RESULT_OK) return result;
+    return transfer_validate_balances(transfer, debit, credit, transfer->amount, 0);
 }
 
 int transfer_commit_record(ledger_t *ledger, journal_record_t *record,

@@ -274,6 +274,13 @@ int pending_expire_due(ledger_t *ledger, uint32_t *expired_count_out);
 int transfer_commit_record(ledger_t *ledger, journal_record_t *record,
                            account_slot_t *debit, account_slot_t *credit);
 
+/* What transfer_submit would answer about the accounts and balances of a
+ * posted transfer (not pending, post or void) between these two accounts
+ * (steps 18-25), asked before anything is written: lets a welfare body
+ * make every check before its first write. Reads only. */
+uint32_t transfer_posted_check(const ledger_transfer_t *transfer, const account_slot_t *debit,
+                               const account_slot_t *credit);
+
 /* Is `result` transient (docs/ledger.md: recorded as failed)? */
 bool transfer_result_is_transient(uint32_t result);
 

@@ -193,9 +193,22 @@ int store_hold_index_first_due(ledger_t *ledger, uint64_t now, uint64_t *expires
 /* Index of an employee's open holds: 'W' employee id, purchase id. */
 int store_employee_hold_put(ledger_t *ledger, ledger_u128_t employee_id, ledger_u128_t purchase_id);
 int store_employee_hold_delete(ledger_t *ledger, ledger_u128_t employee_id, ledger_u128_t purchase_id);
-/* Prefetches an employee's cached record (stage 1 slot, 2 entry) and, at
- * stage 3, the core accounts of its pots (welfare_purchases). */
-void store_employee_prefetch(ledger_t *ledger, ledger_u128_t employee_id, int stage);
+/* Prefetching for batches (welfare_purchases), by the registry cache
+ * hash of a record's key: of 'E' (and other type + id keys), of 'C' and
+ * 'U' (type, employee id, year). store_cache_prefetch: stage 1 the cache
+ * slot, stage 2 the entry (welfare_cache_prefetch); hints only, and
+ * nothing outside a write group. */
+uint64_t store_cache_hash_u128(char type, ledger_u128_t id);
+uint64_t store_cache_hash_employee_year(char type, ledger_u128_t employee_id, uint32_t year);
+void store_cache_prefetch(ledger_t *ledger, uint64_t hash, int stage);
+/* The pot account numbers (at most numbers_max) of an employee whose
+ * record is in the registry cache (`hash` = its key's), for prefetching
+ * the core accounts; 0 when not cached. Reads memory only. */
+uint32_t store_employee_pot_numbers(ledger_t *ledger, ledger_u128_t employee_id, uint64_t hash,
+                                    uint64_t *numbers_out, uint32_t numbers_max);
+/* The fiscal basis of a category whose record is in the registry cache;
+ * false when it is not. Reads memory only and sets no error. */
+bool store_category_basis_cached(ledger_t *ledger, uint32_t id, uint32_t *basis_out);
 
 /* Index of a funder's employees: 'M' funder id, employee id. */
 int store_funder_employee_put(ledger_t *ledger, ledger_u128_t funder_id, ledger_u128_t employee_id);

@@ -2,9 +2,14 @@
  * welfare_money.c — money in and out of the welfare circuit: funding a
  * funder (bank -> funds), granting credit to employees (funds -> pot, the
  * pot created on the first grant under a plan) and paying providers out
- * (payable -> bank). Each is one chain; a bulk grant is one chain per
- * employee inside one group, idempotent per (grant id, employee).
+ * (payable -> bank). Fund and payout are one chain each. A bulk grant is
+ * one operation per employee inside one group, idempotent per (grant id,
+ * employee), without a chain: each entry makes every check (including the
+ * core's, grant_posting_check) before its first write, so a refused entry
+ * leaves nothing to roll back.
  */
+#include <assert.h>
+
 #include "welfare_internal.h"
 
 enum { REQUEST_FUND = 1, REQUEST_PAYOUT = 2, REQUEST_GRANT_ENTRY = 3 };
@@ -62,26 +67,35 @@ int welfare_fund(ledger_t *ledger, const welfare_fund_t *fund, uint32_t *result_
 
 /* ---- pots ---- */
 
-int welfare_pot_ensure(ledger_t *ledger, ledger_u128_t employee_id,
-                       employee_record_t *employee, const welfare_plan_t *plan,
-                       pot_record_t *pot_out, uint32_t *result_out) {
-    bool found = false;
-    int error = store_pot_get(ledger, NULL, employee_id, plan->id, pot_out, &found);
+/* The checks of welfare_pot_ensure, reading only: *found_out tells whether
+ * the pot exists (then in *pot_out); *result_out POT_CLOSED or TOO_MANY_POTS
+ * when it cannot be used or created. */
+static int pot_check(ledger_t *ledger, ledger_u128_t employee_id,
+                     const employee_record_t *employee, const welfare_plan_t *plan,
+                     pot_record_t *pot_out, bool *found_out, uint32_t *result_out) {
+    int error = store_pot_get(ledger, NULL, employee_id, plan->id, pot_out, found_out);
     if (error) return error;
-    if (found) {
+    if (*found_out) {
         if (pot_out->closed) *result_out = WELFARE_RESULT_POT_CLOSED;
         return 0;
     }
     if (employee->offboarded) {
         *result_out = WELFARE_RESULT_POT_CLOSED;
-        return 0;
-    }
-    if (employee->pots_count >= WELFARE_POTS_PER_EMPLOYEE_MAX) {
+    } else if (employee->pots_count >= WELFARE_POTS_PER_EMPLOYEE_MAX) {
         *result_out = WELFARE_RESULT_TOO_MANY_POTS;
-        return 0;
     }
+    return 0;
+}
+
+/* Creates the pot that pot_check found missing and allowed: its account,
+ * its record (with `granted` already counted), the plan's index and the
+ * employee's list. */
+static int pot_create(ledger_t *ledger, ledger_u128_t employee_id, employee_record_t *employee,
+                      const welfare_plan_t *plan, uint64_t granted, pot_record_t *pot_out) {
+    assert(employee->pots_count < WELFARE_POTS_PER_EMPLOYEE_MAX);
     memset(pot_out, 0, sizeof(*pot_out));
-    error = welfare_next_pot_number(ledger, &pot_out->number);
+    pot_out->granted = granted;
+    int error = welfare_next_pot_number(ledger, &pot_out->number);
     if (!error) error = welfare_account_create(ledger, WELFARE_ACCOUNT_POT, pot_out->number, employee_id);
     if (!error) error = store_pot_put(ledger, employee_id, plan->id, pot_out);
     if (!error) error = store_plan_pot_index_put(ledger, plan->id, employee_id);
@@ -90,6 +104,15 @@ int welfare_pot_ensure(ledger_t *ledger, ledger_u128_t employee_id,
     employee->pots[employee->pots_count].pot_number = pot_out->number;
     employee->pots_count++;
     return store_employee_put(ledger, employee_id, employee);
+}
+
+int welfare_pot_ensure(ledger_t *ledger, ledger_u128_t employee_id,
+                       employee_record_t *employee, const welfare_plan_t *plan,
+                       pot_record_t *pot_out, uint32_t *result_out) {
+    bool found = false;
+    int error = pot_check(ledger, employee_id, employee, plan, pot_out, &found, result_out);
+    if (error || found || *result_out != WELFARE_RESULT_OK) return error;
+    return pot_create(ledger, employee_id, employee, plan, 0, pot_out);
 }
 
 /* ---- grant ---- */
@@ -135,6 +158,31 @@ static int grant_check(ledger_t *ledger, const grant_context_t *grant,
     return 0;
 }
 
+/* What the core would answer to the grant's posting (funder -> pot,
+ * posted), asked before anything is written, mapped as welfare_from_core
+ * maps it. A pot still to be created is an account as
+ * welfare_account_create makes it: empty, open, in WELFARE_LEDGER. */
+static uint32_t grant_posting_check(ledger_t *ledger, ledger_u128_t funder_account,
+                                    uint64_t pot_number, bool pot_exists, uint64_t amount) {
+    account_slot_t created;
+    memset(&created, 0, sizeof(created));
+    created.ledger = WELFARE_LEDGER;
+    created.flags = LEDGER_ACCOUNT_DEBITS_MUST_NOT_EXCEED_CREDITS | LEDGER_ACCOUNT_HISTORY;
+    ledger_transfer_t transfer;
+    memset(&transfer, 0, sizeof(transfer));
+    transfer.debit_account_id = funder_account;
+    transfer.credit_account_id = welfare_account_id(WELFARE_ACCOUNT_POT, pot_number);
+    transfer.amount = amount;
+    transfer.ledger = WELFARE_LEDGER;
+    const account_slot_t *debit = accounts_find(&ledger->accounts, funder_account);
+    const account_slot_t *credit =
+        pot_exists ? accounts_find(&ledger->accounts, transfer.credit_account_id) : &created;
+    uint32_t core = debit == NULL    ? LEDGER_RESULT_DEBIT_ACCOUNT_NOT_FOUND
+                    : credit == NULL ? LEDGER_RESULT_CREDIT_ACCOUNT_NOT_FOUND
+                                     : transfer_posted_check(&transfer, debit, credit);
+    return welfare_from_core(ledger, core, WELFARE_RESULT_INSUFFICIENT_FUNDS);
+}
+
 static int grant_entry(ledger_t *ledger, void *context, uint32_t index, uint32_t *result_out) {
     const grant_context_t *grant = context;
     const welfare_grant_entry_t *entry = &grant->entries[index];
@@ -157,22 +205,37 @@ static int grant_entry(ledger_t *ledger, void *context, uint32_t index, uint32_t
     employee_record_t employee;
     error = grant_check(ledger, grant, entry, &plan, &employee, result_out);
     if (error || *result_out != WELFARE_RESULT_OK) return error;
+    /* Every refusal comes before the first write (the entry runs without
+     * a chain: welfare_grant), in the order in which the chained version
+     * gave them: the pot, its granted sum, the limit, then the posting. */
     pot_record_t pot;
-    error = welfare_pot_ensure(ledger, entry->employee_id, &employee, &plan, &pot, result_out);
+    bool pot_exists = false;
+    error = pot_check(ledger, entry->employee_id, &employee, &plan, &pot, &pot_exists, result_out);
     if (error || *result_out != WELFARE_RESULT_OK) return error;
-    if (pot.granted > UINT64_MAX - entry->amount) {
+    uint64_t granted = pot_exists ? pot.granted : 0;
+    if (granted > UINT64_MAX - entry->amount) {
         *result_out = WELFARE_RESULT_OVERFLOW;
         return 0;
     }
     if (plan.grant_limit_per_employee != 0 &&
-        pot.granted + entry->amount > plan.grant_limit_per_employee) {
+        granted + entry->amount > plan.grant_limit_per_employee) {
         *result_out = WELFARE_RESULT_GRANT_LIMIT_EXCEEDED;
         return 0;
     }
     uint32_t number = welfare_funder_number(ledger, plan.funder_id);
+    ledger_u128_t funder_account = welfare_account_id(WELFARE_ACCOUNT_FUNDER, number);
+    *result_out = grant_posting_check(ledger, funder_account, pot_exists ? pot.number : 0,
+                                      pot_exists, entry->amount);
+    if (*result_out != WELFARE_RESULT_OK) return 0;
+    /* Every check is done: from here on nothing is refused. A new pot is
+     * written once, with this grant already counted. */
+    if (!pot_exists) {
+        error = pot_create(ledger, entry->employee_id, &employee, &plan, entry->amount, &pot);
+        if (error) return error;
+    }
     posting_t posting = {
         .code = WELFARE_POSTING_GRANT,
-        .debit = welfare_account_id(WELFARE_ACCOUNT_FUNDER, number),
+        .debit = funder_account,
         .credit = welfare_account_id(WELFARE_ACCOUNT_POT, pot.number),
         .amount = entry->amount,
         .operation_id = grant->grant_id,
@@ -181,11 +244,15 @@ static int grant_entry(ledger_t *ledger, void *context, uint32_t index, uint32_t
     uint32_t core = 0;
     error = welfare_post(ledger, &posting, &core, NULL);
     if (error) return error;
+    /* Should the core refuse anyway (a bug in the check above), the result
+     * makes direct_entry fail the whole group: nothing half-applied. */
     *result_out = welfare_from_core(ledger, core, WELFARE_RESULT_INSUFFICIENT_FUNDS);
     if (*result_out != WELFARE_RESULT_OK) return 0;
-    pot.granted += entry->amount;
-    error = store_pot_put(ledger, entry->employee_id, plan.id, &pot);
-    if (error) return error;
+    if (pot_exists) {
+        pot.granted += entry->amount;
+        error = store_pot_put(ledger, entry->employee_id, plan.id, &pot);
+        if (error) return error;
+    }
     return store_grant_entry_put(ledger, grant->grant_id, entry->employee_id, digest);
 }
 
@@ -200,7 +267,10 @@ int welfare_grant(ledger_t *ledger, ledger_u128_t grant_id, ledger_u128_t plan_i
         return 0;
     }
     grant_context_t grant = {grant_id, plan_id, entries};
-    return welfare_run_entries(ledger, grant_entry, &grant, count, results_out);
+    /* One nested transaction per employee cost more than the entry itself:
+     * grant_entry refuses only before its first write, so it runs without
+     * a chain (a refusal after a write would fail the whole group). */
+    return welfare_run_direct_entries(ledger, grant_entry, &grant, count, results_out);
 }
 
 /* ---- payout ---- */

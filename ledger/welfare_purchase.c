@@ -255,28 +255,111 @@ int welfare_purchase(ledger_t *ledger, const welfare_purchase_t *purchase,
     return welfare_run_direct(ledger, purchase_body, (void *)purchase, result_out);
 }
 
-/* How far ahead the prefetch stages of welfare_purchases run. */
-enum { PREFETCH_SLOT_AHEAD = 12, PREFETCH_ENTRY_AHEAD = 6, PREFETCH_ACCOUNTS_AHEAD = 3 };
+/* How far ahead the prefetch stages of welfare_purchases run, in
+ * purchases: each stage needs the memory the previous one fetched (the
+ * cache slot holds the entry's address, the entry the pot numbers, the
+ * account bucket the slot index), and one purchase (microseconds) is
+ * ample time for a fetch to land, so the stages are one purchase apart. */
+enum {
+    AHEAD_SLOT = 4,     /* cache slots of the employee (and fringe usage) */
+    AHEAD_ENTRY = 3,    /* their cache entries */
+    AHEAD_BUCKET = 2,   /* the buckets of the employee's pot accounts */
+    AHEAD_ACCOUNT = 1,  /* the pot account slots */
+    AHEAD_RING = 8,     /* > AHEAD_SLOT, a power of two */
+    AHEAD_POTS_MAX = 4, /* pots prefetched per employee */
+};
+
+/* What the stages learnt about one upcoming purchase. */
+typedef struct purchase_ahead {
+    uint32_t index; /* the purchase it describes, UINT32_MAX before stage 1 */
+    uint32_t pots_count;
+    uint64_t employee_hash;
+    uint64_t class_hash; /* fringe only: the 'C' and 'U' keys of the year */
+    uint64_t used_hash;
+    bool fringe;
+    uint64_t pot_numbers[AHEAD_POTS_MAX];
+} purchase_ahead_t;
 
 typedef struct purchases_batch {
     const welfare_purchase_t *purchases;
     uint32_t count;
+    uint32_t year;              /* the fiscal year of the group's clock */
+    uint64_t fringe_known;      /* categories whose basis was looked up */
+    uint64_t fringe_categories; /* ... and found to be fringe */
+    purchase_ahead_t ahead[AHEAD_RING];
 } purchases_batch_t;
 
-static void purchases_prefetch(ledger_t *ledger, const purchases_batch_t *batch, uint32_t index) {
-    if (index + PREFETCH_SLOT_AHEAD < batch->count) {
-        store_employee_prefetch(ledger, batch->purchases[index + PREFETCH_SLOT_AHEAD].employee_id, 1);
+/* Is `category` fringe? Asked of the registry cache (memory only: a
+ * prefetch never reads LMDB) until it knows, then remembered for the batch
+ * (a hint: the catalog does not change during a batch, and a wrong guess
+ * only wastes a fetch). */
+static bool ahead_fringe(ledger_t *ledger, purchases_batch_t *batch, uint32_t category) {
+    if (category == 0 || category > WELFARE_CATEGORY_ID_MAX) return false;
+    uint64_t bit = UINT64_C(1) << category;
+    uint32_t basis = 0;
+    if (!(batch->fringe_known & bit) && store_category_basis_cached(ledger, category, &basis)) {
+        if (basis == WELFARE_BASIS_FRINGE) batch->fringe_categories |= bit;
+        batch->fringe_known |= bit;
     }
-    if (index + PREFETCH_ENTRY_AHEAD < batch->count) {
-        store_employee_prefetch(ledger, batch->purchases[index + PREFETCH_ENTRY_AHEAD].employee_id, 2);
-    }
-    if (index + PREFETCH_ACCOUNTS_AHEAD < batch->count) {
-        store_employee_prefetch(ledger, batch->purchases[index + PREFETCH_ACCOUNTS_AHEAD].employee_id, 3);
+    return (batch->fringe_categories & bit) != 0;
+}
+
+/* Stage 1: the keys' hashes, computed once, and their cache slots. */
+static void ahead_slots(ledger_t *ledger, purchases_batch_t *batch, uint32_t index) {
+    const welfare_purchase_t *purchase = &batch->purchases[index];
+    purchase_ahead_t *ahead = &batch->ahead[index % AHEAD_RING];
+    ahead->index = index;
+    ahead->pots_count = 0;
+    ahead->employee_hash = store_cache_hash_u128('E', purchase->employee_id);
+    store_cache_prefetch(ledger, ahead->employee_hash, 1);
+    ahead->fringe = ahead_fringe(ledger, batch, purchase->category);
+    if (ahead->fringe) {
+        ahead->class_hash = store_cache_hash_employee_year('C', purchase->employee_id, batch->year);
+        ahead->used_hash = store_cache_hash_employee_year('U', purchase->employee_id, batch->year);
+        store_cache_prefetch(ledger, ahead->class_hash, 1);
+        store_cache_prefetch(ledger, ahead->used_hash, 1);
     }
 }
 
+/* Stages 2 to 4, for the purchase `index` whose stage 1 ran (else none). */
+static void ahead_stage(ledger_t *ledger, purchases_batch_t *batch, uint32_t index, int stage) {
+    purchase_ahead_t *ahead = &batch->ahead[index % AHEAD_RING];
+    if (ahead->index != index) return;
+    if (stage == 2) {
+        store_cache_prefetch(ledger, ahead->employee_hash, 2);
+        if (ahead->fringe) {
+            store_cache_prefetch(ledger, ahead->class_hash, 2);
+            store_cache_prefetch(ledger, ahead->used_hash, 2);
+        }
+    } else if (stage == 3) {
+        ahead->pots_count = store_employee_pot_numbers(ledger, batch->purchases[index].employee_id,
+                                                       ahead->employee_hash, ahead->pot_numbers,
+                                                       AHEAD_POTS_MAX);
+        for (uint32_t i = 0; i < ahead->pots_count; i++) {
+            accounts_prefetch_bucket(&ledger->accounts,
+                                     welfare_account_id(WELFARE_ACCOUNT_POT, ahead->pot_numbers[i]));
+        }
+    } else {
+        for (uint32_t i = 0; i < ahead->pots_count; i++) {
+            accounts_prefetch_slot(&ledger->accounts,
+                                   welfare_account_id(WELFARE_ACCOUNT_POT, ahead->pot_numbers[i]));
+        }
+    }
+}
+
+/* Hides the cache misses of the purchases a few places ahead behind the
+ * work on this one. Hints only: the stages read memory (the registry cache
+ * and the account table, never LMDB) and change nothing but `batch`. */
+static void purchases_prefetch(ledger_t *ledger, purchases_batch_t *batch, uint32_t index) {
+    if (index == 0) batch->year = welfare_fiscal_year(ledger->now);
+    if (index + AHEAD_SLOT < batch->count) ahead_slots(ledger, batch, index + AHEAD_SLOT);
+    if (index + AHEAD_ENTRY < batch->count) ahead_stage(ledger, batch, index + AHEAD_ENTRY, 2);
+    if (index + AHEAD_BUCKET < batch->count) ahead_stage(ledger, batch, index + AHEAD_BUCKET, 3);
+    if (index + AHEAD_ACCOUNT < batch->count) ahead_stage(ledger, batch, index + AHEAD_ACCOUNT, 4);
+}
+
 static int purchases_entry(ledger_t *ledger, void *context, uint32_t index, uint32_t *result_out) {
-    const purchases_batch_t *batch = context;
+    purchases_batch_t *batch = context;
     purchases_prefetch(ledger, batch, index);
     return purchase_body(ledger, (void *)&batch->purchases[index], result_out);
 }
@@ -285,7 +368,11 @@ int welfare_purchases(ledger_t *ledger, const welfare_purchase_t *purchases, uin
                       uint32_t *results_out) {
     if (purchases == NULL || results_out == NULL) return LEDGER_ERR_INVALID_ARGUMENT;
     if (count == 0 || count > LEDGER_BATCH_EVENTS_MAX) return LEDGER_ERR_INVALID_ARGUMENT;
-    purchases_batch_t batch = {purchases, count};
+    purchases_batch_t batch;
+    memset(&batch, 0, sizeof(batch));
+    batch.purchases = purchases;
+    batch.count = count;
+    for (uint32_t i = 0; i < AHEAD_RING; i++) batch.ahead[i].index = UINT32_MAX;
     return welfare_run_direct_entries(ledger, purchases_entry, &batch, count, results_out);
 }
 

@@ -37,62 +37,83 @@ void codec_get_bytes(welfare_codec_t *codec, void *bytes, size_t size) {
     }
 }
 
-static void put_le(welfare_codec_t *codec, uint64_t value, size_t size) {
-    uint8_t *at = codec_reserve(codec, size);
-    for (size_t i = 0; at != NULL && i < size; i++) at[i] = (uint8_t)(value >> (8 * i));
+/* The encodings are defined byte by byte (little-endian values, big-endian
+ * keys); a fixed-size copy of the converted value writes the same bytes
+ * as a loop over them, in one store. These run several times per field of
+ * every record on the purchase path. */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define LE32(x) (x)
+#define LE64(x) (x)
+#define BE32(x) __builtin_bswap32(x)
+#define BE64(x) __builtin_bswap64(x)
+#else
+#define LE32(x) __builtin_bswap32(x)
+#define LE64(x) __builtin_bswap64(x)
+#define BE32(x) (x)
+#define BE64(x) (x)
+#endif
+
+static void put_u32_raw(welfare_codec_t *codec, uint32_t converted) {
+    uint8_t *at = codec_reserve(codec, sizeof(converted));
+    if (at != NULL) memcpy(at, &converted, sizeof(converted));
 }
 
-static void put_be(welfare_codec_t *codec, uint64_t value, size_t size) {
-    uint8_t *at = codec_reserve(codec, size);
-    for (size_t i = 0; at != NULL && i < size; i++) {
-        at[i] = (uint8_t)(value >> (8 * (size - 1 - i)));
-    }
+static void put_u64_raw(welfare_codec_t *codec, uint64_t converted) {
+    uint8_t *at = codec_reserve(codec, sizeof(converted));
+    if (at != NULL) memcpy(at, &converted, sizeof(converted));
 }
 
-static uint64_t get_le(welfare_codec_t *codec, size_t size) {
-    uint8_t *at = codec_reserve(codec, size);
-    uint64_t value = 0;
-    for (size_t i = 0; at != NULL && i < size; i++) value |= (uint64_t)at[i] << (8 * i);
-    return value;
+/* The raw bytes, still to be converted; 0 past the end (codec failed). */
+static uint32_t get_u32_raw(welfare_codec_t *codec) {
+    uint32_t raw = 0;
+    const uint8_t *at = codec_reserve(codec, sizeof(raw));
+    if (at != NULL) memcpy(&raw, at, sizeof(raw));
+    return raw;
 }
 
-static uint64_t get_be(welfare_codec_t *codec, size_t size) {
-    uint8_t *at = codec_reserve(codec, size);
-    uint64_t value = 0;
-    for (size_t i = 0; at != NULL && i < size; i++) value = (value << 8) | at[i];
-    return value;
+static uint64_t get_u64_raw(welfare_codec_t *codec) {
+    uint64_t raw = 0;
+    const uint8_t *at = codec_reserve(codec, sizeof(raw));
+    if (at != NULL) memcpy(&raw, at, sizeof(raw));
+    return raw;
 }
 
-void codec_put_u8(welfare_codec_t *codec, uint8_t value) { put_le(codec, value, 1); }
-void codec_put_u32(welfare_codec_t *codec, uint32_t value) { put_le(codec, value, 4); }
-void codec_put_u64(welfare_codec_t *codec, uint64_t value) { put_le(codec, value, 8); }
+void codec_put_u8(welfare_codec_t *codec, uint8_t value) {
+    uint8_t *at = codec_reserve(codec, 1);
+    if (at != NULL) *at = value;
+}
+void codec_put_u32(welfare_codec_t *codec, uint32_t value) { put_u32_raw(codec, LE32(value)); }
+void codec_put_u64(welfare_codec_t *codec, uint64_t value) { put_u64_raw(codec, LE64(value)); }
 void codec_put_u128(welfare_codec_t *codec, ledger_u128_t value) {
-    put_le(codec, value.hi, 8);
-    put_le(codec, value.lo, 8);
+    put_u64_raw(codec, LE64(value.hi));
+    put_u64_raw(codec, LE64(value.lo));
 }
-void codec_put_u32_be(welfare_codec_t *codec, uint32_t value) { put_be(codec, value, 4); }
-void codec_put_u64_be(welfare_codec_t *codec, uint64_t value) { put_be(codec, value, 8); }
+void codec_put_u32_be(welfare_codec_t *codec, uint32_t value) { put_u32_raw(codec, BE32(value)); }
+void codec_put_u64_be(welfare_codec_t *codec, uint64_t value) { put_u64_raw(codec, BE64(value)); }
 void codec_put_u128_be(welfare_codec_t *codec, ledger_u128_t value) {
-    put_be(codec, value.hi, 8);
-    put_be(codec, value.lo, 8);
+    put_u64_raw(codec, BE64(value.hi));
+    put_u64_raw(codec, BE64(value.lo));
 }
-uint8_t codec_get_u8(welfare_codec_t *codec) { return (uint8_t)get_le(codec, 1); }
-uint32_t codec_get_u32(welfare_codec_t *codec) { return (uint32_t)get_le(codec, 4); }
-uint64_t codec_get_u64(welfare_codec_t *codec) { return get_le(codec, 8); }
+uint8_t codec_get_u8(welfare_codec_t *codec) {
+    const uint8_t *at = codec_reserve(codec, 1);
+    return at != NULL ? *at : 0;
+}
+uint32_t codec_get_u32(welfare_codec_t *codec) { return LE32(get_u32_raw(codec)); }
+uint64_t codec_get_u64(welfare_codec_t *codec) { return LE64(get_u64_raw(codec)); }
 ledger_u128_t codec_get_u128(welfare_codec_t *codec) {
     ledger_u128_t value;
-    value.hi = get_le(codec, 8);
-    value.lo = get_le(codec, 8);
+    value.hi = LE64(get_u64_raw(codec));
+    value.lo = LE64(get_u64_raw(codec));
     return value;
 }
 ledger_u128_t codec_get_u128_be(welfare_codec_t *codec) {
     ledger_u128_t value;
-    value.hi = get_be(codec, 8);
-    value.lo = get_be(codec, 8);
+    value.hi = BE64(get_u64_raw(codec));
+    value.lo = BE64(get_u64_raw(codec));
     return value;
 }
-uint64_t codec_get_u64_be(welfare_codec_t *codec) { return get_be(codec, 8); }
-uint32_t codec_get_u32_be(welfare_codec_t *codec) { return (uint32_t)get_be(codec, 4); }
+uint64_t codec_get_u64_be(welfare_codec_t *codec) { return BE64(get_u64_raw(codec)); }
+uint32_t codec_get_u32_be(welfare_codec_t *codec) { return BE32(get_u32_raw(codec)); }
 
 void key_begin(welfare_key_t *key, char type) {
     key->codec = (welfare_codec_t){key->bytes, sizeof(key->bytes), 0, false};
@@ -296,27 +317,36 @@ int store_employee_put(ledger_t *ledger, ledger_u128_t id, const employee_record
     return raw_put(ledger, &key, &value);
 }
 
-void store_employee_prefetch(ledger_t *ledger, ledger_u128_t employee_id, int stage) {
+uint64_t store_cache_hash_u128(char type, ledger_u128_t id) {
+    welfare_key_t key;
+    key_u128(&key, type, id);
+    return welfare_cache_hash(key.bytes, key.codec.at);
+}
+
+void store_cache_prefetch(ledger_t *ledger, uint64_t hash, int stage) {
     if (ledger->txn_group == NULL) return;
+    welfare_cache_prefetch(&ledger->welfare_cache, hash, stage);
+}
+
+uint32_t store_employee_pot_numbers(ledger_t *ledger, ledger_u128_t employee_id, uint64_t hash,
+                                    uint64_t *numbers_out, uint32_t numbers_max) {
+    if (ledger->txn_group == NULL) return 0;
     welfare_key_t key;
     key_u128(&key, 'E', employee_id);
-    if (stage < 3) {
-        welfare_cache_prefetch(&ledger->welfare_cache, key.bytes, key.codec.at, stage);
-        return;
-    }
     const uint8_t *bytes = NULL;
     size_t size = 0;
-    if (!welfare_cache_get(&ledger->welfare_cache, key.bytes, key.codec.at, &bytes, &size) ||
+    if (!welfare_cache_get_hashed(&ledger->welfare_cache, key.bytes, key.codec.at, hash, &bytes,
+                                  &size) ||
         size == 0) {
-        return;
+        return 0;
     }
     welfare_codec_t codec = {(uint8_t *)bytes, size, 1, false}; /* past the version */
     employee_record_t employee;
     employee_decode(&codec, &employee);
-    for (uint32_t i = 0; i < employee.pots_count && !codec.failed; i++) {
-        accounts_prefetch_bucket(&ledger->accounts,
-                                 welfare_account_id(WELFARE_ACCOUNT_POT, employee.pots[i].pot_number));
-    }
+    if (codec.failed) return 0;
+    uint32_t count = employee.pots_count < numbers_max ? employee.pots_count : numbers_max;
+    for (uint32_t i = 0; i < count; i++) numbers_out[i] = employee.pots[i].pot_number;
+    return count;
 }
 
 int store_plan_get(ledger_t *ledger, MDB_txn *txn, ledger_u128_t id, welfare_plan_t *out,
@@ -398,6 +428,12 @@ static void key_employee_year(welfare_key_t *key, char type, ledger_u128_t emplo
                               uint32_t year) {
     key_u128(key, type, employee_id);
     codec_put_u32_be(&key->codec, year);
+}
+
+uint64_t store_cache_hash_employee_year(char type, ledger_u128_t employee_id, uint32_t year) {
+    welfare_key_t key;
+    key_employee_year(&key, type, employee_id, year);
+    return welfare_cache_hash(key.bytes, key.codec.at);
 }
 
 int store_u64_get(ledger_t *ledger, MDB_txn *txn, char type, ledger_u128_t employee_id,
@@ -628,6 +664,23 @@ int store_category_get(ledger_t *ledger, MDB_txn *txn, uint32_t id,
     codec_get_bytes(&codec, out->name, sizeof(out->name));
     out->name[sizeof(out->name) - 1] = '\0';
     return decoded(ledger, &codec, 'K');
+}
+
+bool store_category_basis_cached(ledger_t *ledger, uint32_t id, uint32_t *basis_out) {
+    if (ledger->txn_group == NULL) return false;
+    welfare_key_t key;
+    key_begin(&key, 'K');
+    codec_put_u32_be(&key.codec, id);
+    const uint8_t *bytes = NULL;
+    size_t size = 0;
+    if (!welfare_cache_get(&ledger->welfare_cache, key.bytes, key.codec.at, &bytes, &size) ||
+        size == 0) {
+        return false;
+    }
+    welfare_codec_t codec = {(uint8_t *)bytes, size, 0, false};
+    if (codec_get_u8(&codec) != WELFARE_RECORD_VERSION) return false;
+    *basis_out = codec_get_u32(&codec);
+    return !codec.failed;
 }
 
 int store_category_put(ledger_t *ledger, const welfare_category_t *category) {
