@@ -9,7 +9,9 @@
  * leaves nothing to roll back.
  */
 #include <assert.h>
+#include <stdlib.h>
 
+#include "memory.h"
 #include "welfare_internal.h"
 
 enum { REQUEST_FUND = 1, REQUEST_PAYOUT = 2, REQUEST_GRANT_ENTRY = 3 };
@@ -117,10 +119,22 @@ int welfare_pot_ensure(ledger_t *ledger, ledger_u128_t employee_id,
 
 /* ---- grant ---- */
 
+/* A grant's entries in employee-id order: entries[i] was index[i] of the
+ * request; results[i] is room for a result. One allocation. */
+typedef struct grant_sorted {
+    welfare_grant_entry_t *entries;
+    uint32_t *index;
+    uint32_t *results;
+} grant_sorted_t;
+
 typedef struct grant_context {
     ledger_u128_t grant_id;
     ledger_u128_t plan_id;
-    const welfare_grant_entry_t *entries;
+    const welfare_grant_entry_t *entries; /* as requested */
+    uint32_t count;
+    /* The order the entries run in (grant_order): employee-id order, or
+     * NULL for request order. Decided in the group, at the first entry. */
+    grant_sorted_t *sorted;
 } grant_context_t;
 
 static void grant_digest(const grant_context_t *grant, const welfare_grant_entry_t *entry,
@@ -183,9 +197,8 @@ static uint32_t grant_posting_check(ledger_t *ledger, ledger_u128_t funder_accou
     return welfare_from_core(ledger, core, WELFARE_RESULT_INSUFFICIENT_FUNDS);
 }
 
-static int grant_entry(ledger_t *ledger, void *context, uint32_t index, uint32_t *result_out) {
-    const grant_context_t *grant = context;
-    const welfare_grant_entry_t *entry = &grant->entries[index];
+static int grant_entry(ledger_t *ledger, const grant_context_t *grant,
+                       const welfare_grant_entry_t *entry, uint32_t *result_out) {
     if (entry->amount == 0) {
         *result_out = welfare_invalid(ledger, "amount must not be zero");
         return 0;
@@ -256,6 +269,85 @@ static int grant_entry(ledger_t *ledger, void *context, uint32_t index, uint32_t
     return store_grant_entry_put(ledger, grant->grant_id, entry->employee_id, digest);
 }
 
+/*
+ * The order of a grant's entries. Entries of different employees interact
+ * only through the funder's funds: when those cover the whole grant, no
+ * entry can be refused for them, and running the entries in employee-id
+ * order (entries of one employee keep their order) gives every entry the
+ * result it gets in request order. That order makes the rows of the pots,
+ * grant entries and employees, all keyed by employee id, adjacent in their
+ * B-trees: each leaf is found and written once for many entries instead of
+ * once per entry, about twice the speed for a large grant. When the funds
+ * may run short, the entries run in request order, so the ones refused are
+ * the last of the request. Only the journal's order and the pots' numbers
+ * differ between the two orders.
+ */
+static bool grant_funds_cover(ledger_t *ledger, ledger_u128_t plan_id,
+                              const welfare_grant_entry_t *entries, uint32_t count) {
+    welfare_plan_t plan;
+    bool found = false;
+    if (count < 2 || store_plan_get(ledger, NULL, plan_id, &plan, &found) != 0 || !found) {
+        return false;
+    }
+    uint32_t number = welfare_funder_number(ledger, plan.funder_id);
+    if (number == 0) return false;
+    uint64_t total = 0;
+    for (uint32_t i = 0; i < count; i++) {
+        if (entries[i].amount > UINT64_MAX - total) return false;
+        total += entries[i].amount;
+    }
+    return total <= welfare_available(ledger, welfare_account_id(WELFARE_ACCOUNT_FUNDER, number));
+}
+
+typedef struct grant_order {
+    ledger_u128_t employee_id;
+    uint32_t index;
+} grant_order_t;
+
+static int grant_order_compare(const void *a, const void *b) {
+    const grant_order_t *x = a;
+    const grant_order_t *y = b;
+    if (x->employee_id.hi != y->employee_id.hi) return x->employee_id.hi < y->employee_id.hi ? -1 : 1;
+    if (x->employee_id.lo != y->employee_id.lo) return x->employee_id.lo < y->employee_id.lo ? -1 : 1;
+    return x->index < y->index ? -1 : x->index > y->index; /* stable */
+}
+
+/* NULL when out of memory (the grant then runs in request order). */
+static grant_sorted_t *grant_sort(const welfare_grant_entry_t *entries, uint32_t count) {
+    size_t size = sizeof(grant_sorted_t) + (size_t)count * (sizeof(welfare_grant_entry_t) +
+                                                            sizeof(grant_order_t) + 2 * sizeof(uint32_t));
+    grant_sorted_t *sorted = memory_alloc(size);
+    if (sorted == NULL) return NULL;
+    sorted->entries = (welfare_grant_entry_t *)(void *)(sorted + 1);
+    grant_order_t *order = (grant_order_t *)(void *)(sorted->entries + count);
+    sorted->index = (uint32_t *)(void *)(order + count);
+    sorted->results = sorted->index + count;
+    for (uint32_t i = 0; i < count; i++) order[i] = (grant_order_t){entries[i].employee_id, i};
+    qsort(order, count, sizeof(*order), grant_order_compare);
+    for (uint32_t i = 0; i < count; i++) {
+        sorted->index[i] = order[i].index;
+        sorted->entries[i] = entries[order[i].index];
+    }
+    return sorted;
+}
+
+/* Runs the index-th entry in the grant's order, deciding the order at
+ * the first one (inside the group, where the funds can be read; a group
+ * run again after map growth decides again). */
+static int grant_ordered_entry(ledger_t *ledger, void *context, uint32_t index,
+                               uint32_t *result_out) {
+    grant_context_t *grant = context;
+    if (index == 0) {
+        memory_free(grant->sorted);
+        grant->sorted = grant_funds_cover(ledger, grant->plan_id, grant->entries, grant->count)
+                            ? grant_sort(grant->entries, grant->count)
+                            : NULL;
+    }
+    const welfare_grant_entry_t *entry =
+        grant->sorted != NULL ? &grant->sorted->entries[index] : &grant->entries[index];
+    return grant_entry(ledger, grant, entry, result_out);
+}
+
 int welfare_grant(ledger_t *ledger, ledger_u128_t grant_id, ledger_u128_t plan_id,
                   const welfare_grant_entry_t *entries, uint32_t count,
                   uint32_t *results_out) {
@@ -266,11 +358,19 @@ int welfare_grant(ledger_t *ledger, ledger_u128_t grant_id, ledger_u128_t plan_i
         for (uint32_t i = 0; i < count; i++) results_out[i] = WELFARE_RESULT_INVALID_FIELD;
         return 0;
     }
-    grant_context_t grant = {grant_id, plan_id, entries};
     /* One nested transaction per employee cost more than the entry itself:
      * grant_entry refuses only before its first write, so it runs without
      * a chain (a refusal after a write would fail the whole group). */
-    return welfare_run_direct_entries(ledger, grant_entry, &grant, count, results_out);
+    grant_context_t grant = {grant_id, plan_id, entries, count, NULL};
+    int error = welfare_run_direct_entries(ledger, grant_ordered_entry, &grant, count, results_out);
+    grant_sorted_t *sorted = grant.sorted;
+    if (sorted != NULL) {
+        /* results_out[i] is the result of the i-th entry run. */
+        memcpy(sorted->results, results_out, count * sizeof(*results_out));
+        for (uint32_t i = 0; i < count; i++) results_out[sorted->index[i]] = sorted->results[i];
+        memory_free(sorted);
+    }
+    return error;
 }
 
 /* ---- payout ---- */

@@ -270,6 +270,37 @@ def case_grants():
     ic.check_eq(counts(result), (0, 3, 1, 1), "grants again: all there")
 
 
+def case_grants_funds_short():
+    """A grant's rows go in employee-id order; when the funds run short the
+    refused rows are reported each on its line, in line order, and exactly
+    the funds are granted."""
+    run_import("companies", write("frugal.csv", "id\nfrugal\n"))
+    run_import("employees", write("frugal-employees.csv", "id,funder\n" +
+                                  "".join("f%d,frugal\n" % i for i in range(1, 7))))
+    run_import("plans", write("frugal-plans.csv",
+                              "id,funder,valid_from,valid_until,categories,expiry_policy\n"
+                              "pf,frugal,%d,%d,1,back-to-funder\n" % (S.valid_from, S.valid_until)))
+    fund = subprocess.run([S.borsellino, "welfare", "fund", "--funder", "frugal", "--amount",
+                           "10", "--id", "fund-frugal", "--addr", S.server.address],
+                          capture_output=True, text=True)
+    ic.check_eq(fund.returncode, 0, "fund: %s" % fund.stderr)
+    path = write("frugal-grants.csv", "grant_id,plan,employee,amount\n" +
+                 "".join("g3,pf,f%d,3\n" % i for i in range(1, 7)))
+    completed, result = summary("grants", path)
+    ic.check_eq(counts(result), (3, 0, 3, 0), "grants: created, exists, refused, invalid")
+    lines = [int(line.split(":")[1]) for line in completed.stderr.splitlines()
+             if line.startswith(path + ":") and "refused: insufficient_funds" in line]
+    ic.check_eq(len(lines), 3, "refused lines: %r" % completed.stderr)
+    ic.check_eq(lines, sorted(lines), "refusals in line order")
+    granted = 0
+    for i in range(1, 7):
+        request = S.connection.new_request()
+        request.welfare_wallet.employee_id.CopyFrom(ic.u128(name_id("f%d" % i)))
+        wallet = S.connection.call_ok(request, "welfare_wallet")
+        granted += sum(pot.granted for pot in wallet.pots)
+    ic.check_eq(granted, 900, "granted in total (cents)")
+
+
 def case_resume_after_a_prefix():
     rows = ["%d,978,7" % (10 ** 6 + i) for i in range(3000)]
     whole = write("resume.csv", "id,ledger,code\n" + "\n".join(rows) + "\n")
@@ -339,6 +370,7 @@ CASES = [
     ("companies, employees (cap class), plans", case_companies_employees_plans),
     ("registry rows in batches: results per line, in file order", case_registry_batches),
     ("grants: entries per request, refused and invalid lines", case_grants),
+    ("grants: funds running short, refusals reported per line", case_grants_funds_short),
     ("resumable: a prefix, then the whole file", case_resume_after_a_prefix),
     ("resumable: killed midway, then run again", case_resume_after_a_kill),
     ("CSV syntax errors per line; --json", case_csv_syntax_errors_and_json),

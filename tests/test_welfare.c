@@ -2675,6 +2675,67 @@ static void case_purchases_batch(void) {
     wf_close(batch);
 }
 
+/* A bulk grant runs its entries in employee-id order when the funds cover
+ * it, in request order when they may not: either way each entry gets the
+ * result it gets alone, in request order (a resent employee, another
+ * amount for the same employee, an employee of another funder, a missing
+ * one), and when the funds run short the refused entries are the last of
+ * the request. */
+static void case_grant_order(void) {
+    wf_t *bulk = world_open("welfare_grant_order_bulk");
+    wf_t *single = world_open("welfare_grant_order_single");
+    const uint64_t employees[] = {E8, E2, E5, E1, E2, E3, E7, 99, E4, E6, E2};
+    const uint64_t amounts[] = {800, 200, 500, 100, 200, 300, 700, 1, 400, 600, 250};
+    enum { ENTRIES = sizeof employees / sizeof employees[0] };
+    welfare_grant_entry_t entries[ENTRIES];
+    uint32_t results[ENTRIES];
+    for (uint32_t i = 0; i < ENTRIES; i++) {
+        entries[i] = (welfare_grant_entry_t){id128(employees[i]), amounts[i]};
+    }
+    TEST_CHECK_EQ(welfare_grant(bulk->f.ledger, id128(4001), id128(PLAN_A), entries, ENTRIES,
+                                results), 0);
+    const uint32_t expected[ENTRIES] = {
+        WELFARE_RESULT_OK, WELFARE_RESULT_OK, WELFARE_RESULT_OK, WELFARE_RESULT_OK,
+        WELFARE_RESULT_EXISTS, WELFARE_RESULT_EMPLOYEE_OF_ANOTHER_FUNDER, WELFARE_RESULT_OK,
+        WELFARE_RESULT_EMPLOYEE_NOT_FOUND, WELFARE_RESULT_OK, WELFARE_RESULT_OK,
+        WELFARE_RESULT_EXISTS_WITH_DIFFERENT_FIELDS};
+    for (uint32_t i = 0; i < ENTRIES; i++) {
+        TEST_CHECK_EQ(results[i], expected[i]);
+        TEST_CHECK_EQ(w_grant(single, 4001, PLAN_A, employees[i], amounts[i]), expected[i]);
+    }
+    for (uint64_t e = E1; e <= E8; e++) {
+        welfare_wallet_t a = wf_wallet(bulk, e);
+        welfare_wallet_t b = wf_wallet(single, e);
+        TEST_CHECK_EQ(a.pots_count, b.pots_count);
+        TEST_CHECK(a.pots_count == 0 || a.pots[0].balance == b.pots[0].balance);
+    }
+    TEST_CHECK_EQ(wf_funds(bulk, F1), (int64_t)(F1_FUNDED - 3300));
+    /* The funds covered the grant: pots were made in employee-id order
+     * (their numbers rise with the employee id), not in request order. */
+    uint64_t previous = 0;
+    for (uint64_t e = E1; e <= E8; e++) {
+        welfare_wallet_t wallet = wf_wallet(bulk, e);
+        if (wallet.pots_count == 0) continue;
+        TEST_CHECK(wallet.pots[0].account_id.lo > previous);
+        previous = wallet.pots[0].account_id.lo;
+    }
+    TEST_CHECK_EQ(wf_funds(bulk, F1), wf_funds(single, F1));
+    /* Funds for the first two entries only, the request in descending
+     * employee order: the third entry of the request is refused, not the
+     * first in employee order. */
+    uint64_t left = (uint64_t)wf_funds(bulk, F1);
+    welfare_grant_entry_t short_entries[3] = {{id128(E7), left - 10}, {id128(E4), 10},
+                                              {id128(E1), 1}};
+    TEST_CHECK_EQ(welfare_grant(bulk->f.ledger, id128(4002), id128(PLAN_A), short_entries, 3,
+                                results), 0);
+    TEST_CHECK_EQ(results[0], WELFARE_RESULT_OK);
+    TEST_CHECK_EQ(results[1], WELFARE_RESULT_OK);
+    TEST_CHECK_EQ(results[2], WELFARE_RESULT_INSUFFICIENT_FUNDS);
+    TEST_CHECK_EQ(wf_funds(bulk, F1), 0);
+    wf_close(single);
+    wf_close(bulk);
+}
+
 /* One entry of a registry batch, and the same operation made alone. */
 static welfare_register_entry_t reg_funder(uint64_t id, uint32_t kind) {
     welfare_register_entry_t e = {.kind = WELFARE_REGISTER_FUNDER};
@@ -3166,6 +3227,7 @@ int main(int argc, char **argv) {
         {"movements_pages_across_pots", case_movements_pages_across_pots},
         {"purchases_batch", case_purchases_batch},
         {"register_batch", case_register_batch},
+        {"grant_order", case_grant_order},
     };
     setvbuf(stdout, NULL, _IOLBF, 0);
     return test_main(argc, argv, cases, (int)(sizeof cases / sizeof cases[0]));
