@@ -307,8 +307,8 @@ typedef struct grant_order {
 static int grant_order_compare(const void *a, const void *b) {
     const grant_order_t *x = a;
     const grant_order_t *y = b;
-    if (x->employee_id.hi != y->employee_id.hi) return x->employee_id.hi < y->employee_id.hi ? -1 : 1;
-    if (x->employee_id.lo != y->employee_id.lo) return x->employee_id.lo < y->employee_id.lo ? -1 : 1;
+    int order = u128_compare(x->employee_id, y->employee_id);
+    if (order != 0) return order;
     return x->index < y->index ? -1 : x->index > y->index; /* stable */
 }
 
