@@ -283,6 +283,9 @@ int welfare_expire_due(ledger_t *ledger, uint32_t *expired_count_out);
 /* The id of a welfare account. */
 ledger_u128_t welfare_account_id(uint32_t kind, uint64_t number);
 
+/* The flags of a welfare account of `kind` (welfare_account_create). */
+uint16_t welfare_account_flags(uint32_t kind);
+
 /* Creates a welfare account (kind = enum welfare_account_kind). */
 int welfare_account_create(ledger_t *ledger, uint32_t kind, uint64_t number,
                            ledger_u128_t owner_id);

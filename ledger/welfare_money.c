@@ -181,7 +181,7 @@ static uint32_t grant_posting_check(ledger_t *ledger, ledger_u128_t funder_accou
     account_slot_t created;
     memset(&created, 0, sizeof(created));
     created.ledger = WELFARE_LEDGER;
-    created.flags = LEDGER_ACCOUNT_DEBITS_MUST_NOT_EXCEED_CREDITS | LEDGER_ACCOUNT_HISTORY;
+    created.flags = welfare_account_flags(WELFARE_ACCOUNT_POT);
     ledger_transfer_t transfer;
     memset(&transfer, 0, sizeof(transfer));
     transfer.debit_account_id = funder_account;

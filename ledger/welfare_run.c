@@ -72,6 +72,13 @@ uint64_t welfare_available(const ledger_t *ledger, ledger_u128_t account_id) {
     return balance->credits_posted - out;
 }
 
+uint16_t welfare_account_flags(uint32_t kind) {
+    /* The bank is the outside world: it goes negative as money comes in.
+     * Every other welfare account is credit-normal and never negative. */
+    uint16_t flags = kind == WELFARE_ACCOUNT_BANK ? 0 : LEDGER_ACCOUNT_DEBITS_MUST_NOT_EXCEED_CREDITS;
+    return (uint16_t)(flags | LEDGER_ACCOUNT_HISTORY);
+}
+
 int welfare_account_create(ledger_t *ledger, uint32_t kind, uint64_t number,
                            ledger_u128_t owner_id) {
     ledger_account_t account;
@@ -80,10 +87,7 @@ int welfare_account_create(ledger_t *ledger, uint32_t kind, uint64_t number,
     account.user_data_128 = owner_id;
     account.ledger = WELFARE_LEDGER;
     account.code = (uint16_t)kind;
-    /* The bank is the outside world: it goes negative as money comes in.
-     * Every other welfare account is credit-normal and never negative. */
-    account.flags = kind == WELFARE_ACCOUNT_BANK ? 0 : LEDGER_ACCOUNT_DEBITS_MUST_NOT_EXCEED_CREDITS;
-    account.flags |= LEDGER_ACCOUNT_HISTORY;
+    account.flags = welfare_account_flags(kind);
     uint32_t result = 0;
     uint64_t timestamp = 0;
     int error = account_create_privileged(ledger, &account, &result, &timestamp);
