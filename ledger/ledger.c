@@ -164,6 +164,8 @@ int ledger_write_begin(ledger_t *ledger) {
         return store_error(error);
     }
     ledger->txn = ledger->txn_group;
+    /* The last group's cursors went with its transaction. */
+    memset(ledger->welfare_cursors, 0, sizeof(ledger->welfare_cursors));
     ledger->write_failed = false;
     ledger->map_full = false;
     accounts_undo_clear(&ledger->accounts);

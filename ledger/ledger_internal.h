@@ -76,6 +76,10 @@ struct ledger {
     /* The welfare layer's memory (welfare_cache.h); any rollback
      * invalidates all of it (savepoint_restore). */
     welfare_cache_t welfare_cache;
+    /* Cursors on the welfare table, one per record type ('A'..'Z'), in
+     * the open group's transaction (welfare_store.c): NULL until first
+     * used in a group; LMDB frees them when the group ends. */
+    MDB_cursor *welfare_cursors[26];
     bool welfare_platform_ready;    /* the platform record was found */
     uint64_t welfare_hold_next_due; /* no hold expires before this; 0 = unknown */
 

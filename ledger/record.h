@@ -101,6 +101,10 @@ void record_chain_hash(const uint8_t previous_hash[RECORD_HASH_SIZE],
                        const uint8_t bytes[RECORD_JOURNAL_SIZE],
                        uint8_t hash_out[RECORD_HASH_SIZE]);
 
+/* SHA-256 of `size` bytes, with the thread's reused context (EVP_Digest
+ * would allocate one and look the algorithm up on every call). */
+void record_sha256(const void *bytes, size_t size, uint8_t hash_out[RECORD_HASH_SIZE]);
+
 /* Journal record <-> API structs. */
 void record_to_transfer(const journal_record_t *record,
                         ledger_transfer_t *transfer_out);

@@ -226,6 +226,11 @@ int store_grant_entry_get(ledger_t *ledger, ledger_u128_t grant_id, ledger_u128_
                           uint8_t digest_out[16], bool *found_out);
 int store_grant_entry_put(ledger_t *ledger, ledger_u128_t grant_id, ledger_u128_t employee_id,
                           const uint8_t digest[16]);
+/* Is there an entry of grant `grant_id` for an employee id in [first,
+ * last] (in ledger->txn)? One cursor positioning, where a lookup per entry
+ * would descend the B-tree once each. */
+int store_grant_entries_between(ledger_t *ledger, ledger_u128_t grant_id, ledger_u128_t first,
+                                ledger_u128_t last, bool *any_out);
 
 /* Iteration over records whose key starts with `prefix` (type + leading
  * key fields). `visit` gets the key after the prefix and the value; it

@@ -69,15 +69,30 @@ int welfare_fund(ledger_t *ledger, const welfare_fund_t *fund, uint32_t *result_
 
 /* ---- pots ---- */
 
+/* Does the employee have a pot of the plan? Their record lists every pot
+ * pot_create made (and nothing removes one), so a pot not listed needs no
+ * lookup: a bulk grant's first grant creates most of its pots. */
+static bool pot_listed(const employee_record_t *employee, ledger_u128_t plan_id) {
+    for (uint32_t i = 0; i < employee->pots_count; i++) {
+        if (ledger_u128_equal(employee->pots[i].plan_id, plan_id)) return true;
+    }
+    return false;
+}
+
 /* The checks of welfare_pot_ensure, reading only: *found_out tells whether
  * the pot exists (then in *pot_out); *result_out POT_CLOSED or TOO_MANY_POTS
  * when it cannot be used or created. */
 static int pot_check(ledger_t *ledger, ledger_u128_t employee_id,
                      const employee_record_t *employee, const welfare_plan_t *plan,
                      pot_record_t *pot_out, bool *found_out, uint32_t *result_out) {
-    int error = store_pot_get(ledger, NULL, employee_id, plan->id, pot_out, found_out);
-    if (error) return error;
-    if (*found_out) {
+    *found_out = false;
+    if (pot_listed(employee, plan->id)) {
+        int error = store_pot_get(ledger, NULL, employee_id, plan->id, pot_out, found_out);
+        if (error) return error;
+        if (!*found_out) {
+            ledger_set_error(ledger, "an employee's record lists a pot that is missing");
+            return LEDGER_ERR_CORRUPT;
+        }
         if (pot_out->closed) *result_out = WELFARE_RESULT_POT_CLOSED;
         return 0;
     }
@@ -135,6 +150,10 @@ typedef struct grant_context {
     /* The order the entries run in (grant_order): employee-id order, or
      * NULL for request order. Decided in the group, at the first entry. */
     grant_sorted_t *sorted;
+    /* In employee-id order, no entry of the grant existed between the
+     * first and the last employee of the request: an entry needs a lookup
+     * only after one of the same employee. */
+    bool fresh;
 } grant_context_t;
 
 static void grant_digest(const grant_context_t *grant, const welfare_grant_entry_t *entry,
@@ -197,8 +216,9 @@ static uint32_t grant_posting_check(ledger_t *ledger, ledger_u128_t funder_accou
     return welfare_from_core(ledger, core, WELFARE_RESULT_INSUFFICIENT_FUNDS);
 }
 
+/* `lookup` false: the entry is known to be new (grant_context_t.fresh). */
 static int grant_entry(ledger_t *ledger, const grant_context_t *grant,
-                       const welfare_grant_entry_t *entry, uint32_t *result_out) {
+                       const welfare_grant_entry_t *entry, bool lookup, uint32_t *result_out) {
     if (entry->amount == 0) {
         *result_out = welfare_invalid(ledger, "amount must not be zero");
         return 0;
@@ -207,7 +227,9 @@ static int grant_entry(ledger_t *ledger, const grant_context_t *grant,
     uint8_t stored[16];
     bool found = false;
     grant_digest(grant, entry, digest);
-    int error = store_grant_entry_get(ledger, grant->grant_id, entry->employee_id, stored, &found);
+    int error = lookup ? store_grant_entry_get(ledger, grant->grant_id, entry->employee_id,
+                                               stored, &found)
+                       : 0;
     if (error) return error;
     if (found) {
         *result_out = memcmp(stored, digest, 16) == 0 ? WELFARE_RESULT_EXISTS
@@ -342,10 +364,22 @@ static int grant_ordered_entry(ledger_t *ledger, void *context, uint32_t index,
         grant->sorted = grant_funds_cover(ledger, grant->plan_id, grant->entries, grant->count)
                             ? grant_sort(grant->entries, grant->count)
                             : NULL;
+        grant->fresh = false;
+        if (grant->sorted != NULL) {
+            bool any = true;
+            int error = store_grant_entries_between(ledger, grant->grant_id,
+                                                    grant->sorted->entries[0].employee_id,
+                                                    grant->sorted->entries[grant->count - 1].employee_id,
+                                                    &any);
+            if (error) return error;
+            grant->fresh = !any;
+        }
     }
-    const welfare_grant_entry_t *entry =
-        grant->sorted != NULL ? &grant->sorted->entries[index] : &grant->entries[index];
-    return grant_entry(ledger, grant, entry, result_out);
+    if (grant->sorted == NULL) return grant_entry(ledger, grant, &grant->entries[index], true, result_out);
+    const welfare_grant_entry_t *entry = &grant->sorted->entries[index];
+    bool lookup = !grant->fresh || (index > 0 && ledger_u128_equal(entry[-1].employee_id,
+                                                                   entry->employee_id));
+    return grant_entry(ledger, grant, entry, lookup, result_out);
 }
 
 int welfare_grant(ledger_t *ledger, ledger_u128_t grant_id, ledger_u128_t plan_id,
@@ -361,7 +395,7 @@ int welfare_grant(ledger_t *ledger, ledger_u128_t grant_id, ledger_u128_t plan_i
     /* One nested transaction per employee cost more than the entry itself:
      * grant_entry refuses only before its first write, so it runs without
      * a chain (a refusal after a write would fail the whole group). */
-    grant_context_t grant = {grant_id, plan_id, entries, count, NULL};
+    grant_context_t grant = {grant_id, plan_id, entries, count, NULL, false};
     int error = welfare_run_direct_entries(ledger, grant_ordered_entry, &grant, count, results_out);
     grant_sorted_t *sorted = grant.sorted;
     if (sorted != NULL) {

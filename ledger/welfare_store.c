@@ -140,11 +140,47 @@ static bool cache_usable(const ledger_t *ledger, const MDB_txn *txn, uint8_t typ
            welfare_cache_type(type);
 }
 
+/*
+ * The group's cursor for records of `type`, or NULL (then mdb_get/mdb_put)
+ * outside the group's own transaction: a linked chain's child transaction
+ * is left to the plain calls, and the group's cursors stay untouched
+ * while it is open (LMDB restores or merges them when it ends).
+ *
+ * Why cursors: a positioned cursor finds a key on its current leaf without
+ * descending the B-tree (each level a binary search of the page and of the
+ * transaction's dirty-page list). Records of one type are read and written
+ * in key order by the batches (a grant's entries run in employee-id
+ * order), so one cursor per type stays on the right leaf most of the time.
+ */
+static MDB_cursor *type_cursor(ledger_t *ledger, const MDB_txn *txn, uint8_t type) {
+    if (ledger->txn_group == NULL || ledger->txn != ledger->txn_group ||
+        (txn != NULL && txn != ledger->txn) || type < 'A' || type > 'Z') {
+        return NULL;
+    }
+    MDB_cursor **cursor = &ledger->welfare_cursors[type - 'A'];
+    if (*cursor == NULL && mdb_cursor_open(ledger->txn, ledger->dbi_welfare, cursor) != 0) {
+        *cursor = NULL; /* out of memory: the plain calls still work */
+    }
+    return *cursor;
+}
+
+static int table_get(ledger_t *ledger, MDB_txn *txn, MDB_val *key, MDB_val *data) {
+    MDB_cursor *cursor = type_cursor(ledger, txn, *(const uint8_t *)key->mv_data);
+    if (cursor != NULL) return mdb_cursor_get(cursor, key, data, MDB_SET);
+    return mdb_get(txn != NULL ? txn : ledger->txn, ledger->dbi_welfare, key, data);
+}
+
+static int table_put(ledger_t *ledger, MDB_val *key, MDB_val *data) {
+    MDB_cursor *cursor = type_cursor(ledger, NULL, *(const uint8_t *)key->mv_data);
+    if (cursor != NULL) return mdb_cursor_put(cursor, key, data, 0);
+    return mdb_put(ledger->txn, ledger->dbi_welfare, key, data, 0);
+}
+
 static int raw_put(ledger_t *ledger, const welfare_key_t *key, value_buffer_t *value) {
     if (key->codec.failed || value->codec.failed) return LEDGER_ERR_INVALID_ARGUMENT;
     MDB_val key_value = {key->codec.at, (void *)key->bytes};
     MDB_val data = {value->codec.at, value->bytes};
-    int error = store_error(mdb_put(ledger->txn, ledger->dbi_welfare, &key_value, &data, 0));
+    int error = store_error(table_put(ledger, &key_value, &data));
     if (!error && cache_usable(ledger, NULL, key->bytes[0])) {
         welfare_cache_put(&ledger->welfare_cache, key->bytes, key->codec.at, value->bytes,
                           value->codec.at);
@@ -167,7 +203,7 @@ static int raw_get(ledger_t *ledger, MDB_txn *txn, const welfare_key_t *key,
         data.mv_data = (void *)bytes;
         data.mv_size = size;
     } else {
-        int error = mdb_get(txn != NULL ? txn : ledger->txn, ledger->dbi_welfare, &key_value, &data);
+        int error = table_get(ledger, txn, &key_value, &data);
         if (error == MDB_NOTFOUND) {
             /* Absence is cached too (an empty value): cap classes, usage
              * rows and cap-table years are mostly absent. */
@@ -787,6 +823,32 @@ int store_grant_entry_put(ledger_t *ledger, ledger_u128_t grant_id, ledger_u128_
     key_u128(&key, 'G', grant_id);
     codec_put_u128_be(&key.codec, employee_id);
     return digest_put(ledger, &key, digest);
+}
+
+int store_grant_entries_between(ledger_t *ledger, ledger_u128_t grant_id, ledger_u128_t first,
+                                ledger_u128_t last, bool *any_out) {
+    welfare_key_t from;
+    welfare_key_t to;
+    key_u128(&from, 'G', grant_id);
+    codec_put_u128_be(&from.codec, first);
+    key_u128(&to, 'G', grant_id);
+    codec_put_u128_be(&to.codec, last);
+    MDB_cursor *cursor = NULL;
+    int error = mdb_cursor_open(ledger->txn, ledger->dbi_welfare, &cursor);
+    if (error) return error;
+    MDB_val key_value = {from.codec.at, from.bytes};
+    MDB_val data;
+    error = mdb_cursor_get(cursor, &key_value, &data, MDB_SET_RANGE);
+    if (error == 0) {
+        /* found <= to, in LMDB's order: bytes, then length. */
+        size_t common = key_value.mv_size < to.codec.at ? key_value.mv_size : to.codec.at;
+        int order = memcmp(key_value.mv_data, to.bytes, common);
+        *any_out = order < 0 || (order == 0 && key_value.mv_size <= to.codec.at);
+    } else {
+        *any_out = false;
+    }
+    mdb_cursor_close(cursor);
+    return error == MDB_NOTFOUND ? 0 : error;
 }
 
 int store_scan(ledger_t *ledger, MDB_txn *txn, const welfare_key_t *prefix,
