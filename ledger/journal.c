@@ -26,7 +26,9 @@ int journal_append(ledger_t *ledger, journal_record_t *record) {
     key_sequence_encode(record->sequence, key_bytes);
     MDB_val key = {sizeof(key_bytes), key_bytes};
     MDB_val data = {sizeof(bytes), bytes};
-    int error = mdb_put(ledger->txn, ledger->dbi_journal, &key, &data, MDB_APPEND);
+    MDB_cursor *cursor = group_cursor(ledger, GROUP_CURSOR_JOURNAL, ledger->dbi_journal);
+    int error = cursor != NULL ? mdb_cursor_put(cursor, &key, &data, MDB_APPEND)
+                               : mdb_put(ledger->txn, ledger->dbi_journal, &key, &data, MDB_APPEND);
     if (error) return store_error(error);
     ledger->sequence = record->sequence;
     memcpy(ledger->chain_head, record->hash, RECORD_HASH_SIZE);

@@ -165,12 +165,20 @@ int ledger_write_begin(ledger_t *ledger) {
     }
     ledger->txn = ledger->txn_group;
     /* The last group's cursors went with its transaction. */
-    memset(ledger->welfare_cursors, 0, sizeof(ledger->welfare_cursors));
+    memset(ledger->group_cursors, 0, sizeof(ledger->group_cursors));
     ledger->write_failed = false;
     ledger->map_full = false;
     accounts_undo_clear(&ledger->accounts);
     savepoint_take(ledger, &ledger->group_savepoint);
     return 0;
+}
+
+MDB_cursor *group_cursor(ledger_t *ledger, int slot, MDB_dbi dbi) {
+    assert(slot >= 0 && slot < GROUP_CURSORS_COUNT);
+    if (ledger->txn_group == NULL || ledger->txn != ledger->txn_group) return NULL;
+    MDB_cursor **cursor = &ledger->group_cursors[slot];
+    if (*cursor == NULL && mdb_cursor_open(ledger->txn, dbi, cursor) != 0) *cursor = NULL;
+    return *cursor;
 }
 
 /* A group that filled the map was rolled back: grow it for the retry. */

@@ -36,6 +36,15 @@ typedef struct savepoint {
     uint64_t pending_count;
 } savepoint_t;
 
+/* The cursors a write group keeps (group_cursor): the journal, the id
+ * index, and one per welfare record type ('A'..'Z'). */
+enum {
+    GROUP_CURSOR_JOURNAL,
+    GROUP_CURSOR_TRANSFER_IDS,
+    GROUP_CURSOR_WELFARE_A,
+    GROUP_CURSORS_COUNT = GROUP_CURSOR_WELFARE_A + 26,
+};
+
 struct ledger {
     MDB_env *env;
     MDB_dbi dbi_journal;
@@ -65,6 +74,9 @@ struct ledger {
     /* The write group. */
     MDB_txn *txn_group; /* NULL when no group is open */
     MDB_txn *txn;       /* where writes go: the group or a chain's child */
+    /* Cursors in the group's transaction (group_cursor): NULL until first
+     * used in a group; LMDB frees them when the group ends. */
+    MDB_cursor *group_cursors[GROUP_CURSORS_COUNT];
     bool write_failed;
     bool map_full;      /* the group hit MDB_MAP_FULL */
     savepoint_t group_savepoint;
@@ -76,10 +88,6 @@ struct ledger {
     /* The welfare layer's memory (welfare_cache.h); any rollback
      * invalidates all of it (savepoint_restore). */
     welfare_cache_t welfare_cache;
-    /* Cursors on the welfare table, one per record type ('A'..'Z'), in
-     * the open group's transaction (welfare_store.c): NULL until first
-     * used in a group; LMDB frees them when the group ends. */
-    MDB_cursor *welfare_cursors[26];
     bool welfare_platform_ready;    /* the platform record was found */
     uint64_t welfare_hold_next_due; /* no hold expires before this; 0 = unknown */
 
@@ -190,6 +198,20 @@ int ledger_chain_commit(ledger_t *ledger);
 void ledger_chain_rollback(ledger_t *ledger);
 
 void savepoint_take(const ledger_t *ledger, savepoint_t *savepoint);
+/*
+ * The group's cursor `slot` (GROUP_CURSOR_*) on `dbi`, opened on first use
+ * in the group; NULL outside the group's own transaction (no group, a
+ * linked chain's child transaction open: the caller then uses mdb_get or
+ * mdb_put; LMDB forbids using the parent's cursors meanwhile and restores
+ * or merges them when the child ends) or when out of memory.
+ *
+ * Why: a positioned cursor finds a key on its current leaf, or the last
+ * leaf for MDB_APPEND, without descending the B-tree (each level a binary
+ * search of the page and of the transaction's dirty-page list). Appends,
+ * and records read and written in key order (a grant's entries run in
+ * employee-id order), stay on the same leaf most of the time.
+ */
+MDB_cursor *group_cursor(ledger_t *ledger, int slot, MDB_dbi dbi);
 void savepoint_restore(ledger_t *ledger, const savepoint_t *savepoint);
 
 /* A transaction for reading: the open group's, or the reset read txn

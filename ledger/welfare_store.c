@@ -140,28 +140,11 @@ static bool cache_usable(const ledger_t *ledger, const MDB_txn *txn, uint8_t typ
            welfare_cache_type(type);
 }
 
-/*
- * The group's cursor for records of `type`, or NULL (then mdb_get/mdb_put)
- * outside the group's own transaction: a linked chain's child transaction
- * is left to the plain calls, and the group's cursors stay untouched
- * while it is open (LMDB restores or merges them when it ends).
- *
- * Why cursors: a positioned cursor finds a key on its current leaf without
- * descending the B-tree (each level a binary search of the page and of the
- * transaction's dirty-page list). Records of one type are read and written
- * in key order by the batches (a grant's entries run in employee-id
- * order), so one cursor per type stays on the right leaf most of the time.
- */
+/* The group's cursor for records of `type` (group_cursor), or NULL:
+ * another transaction, or a key that is not one of the record types. */
 static MDB_cursor *type_cursor(ledger_t *ledger, const MDB_txn *txn, uint8_t type) {
-    if (ledger->txn_group == NULL || ledger->txn != ledger->txn_group ||
-        (txn != NULL && txn != ledger->txn) || type < 'A' || type > 'Z') {
-        return NULL;
-    }
-    MDB_cursor **cursor = &ledger->welfare_cursors[type - 'A'];
-    if (*cursor == NULL && mdb_cursor_open(ledger->txn, ledger->dbi_welfare, cursor) != 0) {
-        *cursor = NULL; /* out of memory: the plain calls still work */
-    }
-    return *cursor;
+    if ((txn != NULL && txn != ledger->txn) || type < 'A' || type > 'Z') return NULL;
+    return group_cursor(ledger, GROUP_CURSOR_WELFARE_A + (type - 'A'), ledger->dbi_welfare);
 }
 
 static int table_get(ledger_t *ledger, MDB_txn *txn, MDB_val *key, MDB_val *data) {
