@@ -299,6 +299,8 @@ static uint32_t request_events(const Borsellino__V1__Request *request) {
         return (uint32_t)request->welfare_grant->n_entries;
     case BORSELLINO__V1__REQUEST__OP_WELFARE_REGISTER:
         return (uint32_t)request->welfare_register->n_entries;
+    case BORSELLINO__V1__REQUEST__OP_WELFARE_PURCHASES:
+        return (uint32_t)request->welfare_purchases->n_purchases;
     default:
         return 1;
     }
