@@ -102,6 +102,7 @@ static void ledger_free(ledger_t *ledger) {
     store_close(ledger);
     signing_close(ledger);
     accounts_free(&ledger->accounts);
+    id_buffer_free(&ledger->id_buffer);
     welfare_cache_free(&ledger->welfare_cache);
     memory_free(ledger->path);
     memory_free(ledger);
@@ -133,6 +134,9 @@ void savepoint_take(const ledger_t *ledger, savepoint_t *savepoint) {
     savepoint->last_timestamp = ledger->last_timestamp;
     savepoint->transfer_id_max = ledger->transfer_id_max;
     savepoint->pending_count = ledger->pending_count;
+    savepoint->id_buffer_count = ledger->id_buffer.active.count;
+    savepoint->id_buffer_frozen_merged = ledger->id_buffer.frozen_merged;
+    savepoint->transfer_ids_watermark = ledger->transfer_ids_watermark;
 }
 
 void savepoint_restore(ledger_t *ledger, const savepoint_t *savepoint) {
@@ -142,6 +146,9 @@ void savepoint_restore(ledger_t *ledger, const savepoint_t *savepoint) {
     ledger->last_timestamp = savepoint->last_timestamp;
     ledger->transfer_id_max = savepoint->transfer_id_max;
     ledger->pending_count = savepoint->pending_count;
+    id_buffer_truncate(&ledger->id_buffer, savepoint->id_buffer_count);
+    ledger->id_buffer.frozen_merged = savepoint->id_buffer_frozen_merged;
+    ledger->transfer_ids_watermark = savepoint->transfer_ids_watermark;
     welfare_cache_invalidate(&ledger->welfare_cache);
     ledger->welfare_platform_ready = false;
     ledger->welfare_hold_next_due = 0;
@@ -169,6 +176,7 @@ int ledger_write_begin(ledger_t *ledger) {
     ledger->write_failed = false;
     ledger->map_full = false;
     accounts_undo_clear(&ledger->accounts);
+    transfer_index_group_begin(ledger);
     savepoint_take(ledger, &ledger->group_savepoint);
     return 0;
 }
@@ -226,14 +234,15 @@ int ledger_write_settle(ledger_t *ledger, bool auto_group, int error,
     return 0;
 }
 
-/* Writes the per-commit meta (chain head, pending count) and, when due,
- * the checkpoint. */
+/* Writes the per-commit meta (chain head, pending count), a slice of the
+ * transfer id merge and, when due, the checkpoint. */
 static int group_finish(ledger_t *ledger) {
     uint8_t head[8 + RECORD_HASH_SIZE];
     put_u64(head, ledger->sequence);
     memcpy(head + 8, ledger->chain_head, RECORD_HASH_SIZE);
-    int error = store_meta_put_bytes(ledger, ledger->txn_group, "chain_head",
-                                     head, sizeof(head));
+    int error = transfer_index_group_finish(ledger);
+    if (!error) error = store_meta_put_bytes(ledger, ledger->txn_group, "chain_head",
+                                             head, sizeof(head));
     if (!error) error = store_meta_put_u64(ledger, ledger->txn_group,
                                            "pending_count", ledger->pending_count);
     if (!error && ledger->sequence - ledger->checkpoint_sequence >=

@@ -300,6 +300,14 @@ typedef struct ledger_options {
      * PEM file, created mode 0600 when the directory is formatted. NULL =
      * DIR/signing.key. Copied at open; not used by read-only opens. */
     const char *signing_key_path;
+    /* The most non-monotonic transfer ids (ids not larger than every id
+     * before them, such as random ids) held in memory before they are
+     * written into the id index in id order; 0 = 1,048,576 (about 32 MB
+     * per 1M, up to twice that while a frozen set merges), minimum 16.
+     * Past it, such ids are written into the index one by one (slower).
+     * Opening rereads the journal records not yet written, at most about
+     * twice this many. */
+    uint32_t transfer_id_buffer_max;
 } ledger_options_t;
 
 /*

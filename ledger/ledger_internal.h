@@ -23,8 +23,13 @@
 #include "accounts.h"
 #include "audit.h"
 #include "ledger.h"
+#include "id_buffer.h"
 #include "record.h"
 #include "welfare_cache.h"
+
+/* Groups whose right-most id-index leaves still take out-of-order ids
+ * directly (transfer_index.c). */
+enum { TRANSFER_ID_RECENT_GROUPS = 16 };
 
 /* What a rollback restores besides the account states. */
 typedef struct savepoint {
@@ -34,6 +39,9 @@ typedef struct savepoint {
     uint64_t last_timestamp;
     ledger_u128_t transfer_id_max;
     uint64_t pending_count;
+    uint32_t id_buffer_count;        /* active entries of the id buffer */
+    uint32_t id_buffer_frozen_merged;
+    uint64_t transfer_ids_watermark;
 } savepoint_t;
 
 /* The cursors a write group keeps (group_cursor): the journal, the id
@@ -68,6 +76,14 @@ struct ledger {
     uint8_t chain_head[RECORD_HASH_SIZE];
     uint64_t last_timestamp; /* last event timestamp */
     ledger_u128_t transfer_id_max; /* largest id in transfer_ids (or 0) */
+    /* The transfer id index's memory and its watermark (transfer_index.c). */
+    id_buffer_t id_buffer;
+    uint64_t transfer_ids_watermark;
+    /* transfer_id_max at the start of each of the last groups (a ring),
+     * and the oldest of them: ids above it go into the B-tree. */
+    ledger_u128_t transfer_id_max_recent[TRANSFER_ID_RECENT_GROUPS];
+    ledger_u128_t transfer_id_recent_floor;
+    uint32_t groups_begun;
     uint64_t pending_count;
     uint64_t checkpoint_sequence;
 
@@ -237,11 +253,28 @@ int journal_append(ledger_t *ledger, journal_record_t *record);
 int journal_read(ledger_t *ledger, MDB_txn *txn, uint64_t sequence,
                  journal_record_t *record_out);
 
+/* ---- transfer_index.c: the transfer id index (B-tree + id buffer) ---- */
+
 /* transfer_ids: id -> journal sequence of its record (transfer or failure
- * marker). *found_out false when absent. */
+ * marker). *found_out false when absent, or when the record is not
+ * visible to `txn` (a read transaction begun before the open group). */
 int transfer_index_get(ledger_t *ledger, MDB_txn *txn, ledger_u128_t id,
                        uint64_t *sequence_out, bool *found_out);
+/* Indexes `id` (checked absent) at `sequence`, in the current txn or the
+ * id buffer. */
 int transfer_index_put(ledger_t *ledger, ledger_u128_t id, uint64_t sequence);
+/* Before a group's savepoint: releases a merged frozen table, freezes the
+ * active one when due. */
+void transfer_index_group_begin(ledger_t *ledger);
+/* In group_finish: merges the next slice of the frozen table into the
+ * B-tree and advances the watermark (both roll back with the group). */
+int transfer_index_group_finish(ledger_t *ledger);
+/* At open, after replay (ledger->sequence and the watermark known):
+ * rebuilds the id buffer from the journal after the watermark. */
+int transfer_index_open(ledger_t *ledger, MDB_txn *txn);
+/* The persisted watermark (meta); reading a missing one is an error. */
+int transfer_index_watermark_read(ledger_t *ledger, MDB_txn *txn, uint64_t *watermark_out);
+int transfer_index_watermark_write(ledger_t *ledger, MDB_txn *txn, uint64_t watermark);
 
 /* Records a transient failure of transfer `transfer` (docs/ledger.md). */
 int journal_append_failure(ledger_t *ledger, const ledger_transfer_t *transfer,

@@ -34,6 +34,12 @@
 #include "ledger.h"
 
 enum {
+    /* The data directory's format (meta "format_version"). 2 added the
+     * transfer id watermark (transfer_index.c); a version-1 directory is
+     * upgraded in place by a writable open (store.c). */
+    STORE_FORMAT_VERSION = 2,
+    /* The layout of a journal or checkpoint record (byte 4 of each);
+     * unchanged by format 2, and covered by the hash chain. */
     RECORD_FORMAT_VERSION = 1,
     RECORD_JOURNAL_SIZE = 264,
     RECORD_HASHED_OFFSET = 4,

@@ -298,8 +298,9 @@ static int replay_indexes(ledger_t *ledger, MDB_txn *txn) {
         return error;
     }
     bool found = false;
-    return store_meta_get_u64(ledger, txn, "pending_count", &ledger->pending_count,
-                              &found);
+    error = store_meta_get_u64(ledger, txn, "pending_count", &ledger->pending_count, &found);
+    if (error) return error;
+    return transfer_index_open(ledger, txn);
 }
 
 /* Cache lines below a record fetched ahead by the open's checksum scan:

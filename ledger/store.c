@@ -6,6 +6,8 @@
  * only), transfer_ids (u128 BE id -> u64 sequence), accounts (u128 BE id ->
  * checkpoint record), pending (u128 BE id -> pending entry), expiry
  * (u64 BE expires_at ‖ u128 BE id -> empty), meta (string -> value).
+ * Format version 2 (record.h STORE_FORMAT_VERSION) added the meta value
+ * transfer_ids_watermark (transfer_index.c).
  * Durability: default LMDB flags (no NOSYNC, no NOMETASYNC), so a commit
  * returns only after fdatasync of the data and of the meta page.
  */
@@ -139,7 +141,42 @@ static int store_open_databases(ledger_t *ledger, MDB_txn *txn, bool create) {
     return 0;
 }
 
-/* Checks (or, on a new directory, writes) the format version. */
+/* The sequence of the journal's last record, 0 when it is empty. */
+static int store_journal_last(ledger_t *ledger, MDB_txn *txn, uint64_t *sequence_out) {
+    MDB_cursor *cursor = NULL;
+    int error = mdb_cursor_open(txn, ledger->dbi_journal, &cursor);
+    if (error) return error;
+    MDB_val key;
+    MDB_val data;
+    *sequence_out = 0;
+    error = mdb_cursor_get(cursor, &key, &data, MDB_LAST);
+    mdb_cursor_close(cursor);
+    if (error == MDB_NOTFOUND) return 0;
+    if (error) return error;
+    if (key.mv_size != KEY_SEQUENCE_SIZE) return LEDGER_ERR_CORRUPT;
+    *sequence_out = key_sequence_decode(key.mv_data);
+    return 0;
+}
+
+static int store_format_write(ledger_t *ledger, MDB_txn *txn) {
+    uint8_t bytes[4];
+    put_u32(bytes, STORE_FORMAT_VERSION);
+    return store_meta_put_bytes(ledger, txn, META_FORMAT_VERSION, bytes, sizeof(bytes));
+}
+
+/* Format 1 had every transfer id in the B-tree: its watermark is the last
+ * sequence. A writable open upgrades it to format 2 in the open's
+ * transaction; a read-only one serves it as it is. */
+static int store_format_upgrade_1(ledger_t *ledger, MDB_txn *txn) {
+    int error = store_journal_last(ledger, txn, &ledger->transfer_ids_watermark);
+    if (error || ledger->options.read_only) return error;
+    error = transfer_index_watermark_write(ledger, txn, ledger->transfer_ids_watermark);
+    if (!error) error = store_format_write(ledger, txn);
+    return error;
+}
+
+/* Checks (or, on a new directory, writes) the format version, and reads
+ * the transfer id watermark. */
 static int store_check_format(ledger_t *ledger, MDB_txn *txn, bool is_new) {
     uint8_t bytes[4];
     bool found = false;
@@ -152,24 +189,25 @@ static int store_check_format(ledger_t *ledger, MDB_txn *txn, bool is_new) {
                                      "not a borsellino ledger, or damaged");
             return LEDGER_ERR_NOT_A_LEDGER;
         }
-        put_u32(bytes, RECORD_FORMAT_VERSION);
-        return store_meta_put_bytes(ledger, txn, META_FORMAT_VERSION, bytes,
-                                    sizeof(bytes));
+        ledger->transfer_ids_watermark = 0;
+        error = transfer_index_watermark_write(ledger, txn, 0);
+        return error ? error : store_format_write(ledger, txn);
     }
     uint32_t version = get_u32(bytes);
-    if (version > RECORD_FORMAT_VERSION) {
+    if (version > STORE_FORMAT_VERSION) {
         ledger_set_error(ledger,
                          "data directory has format version %u, newer than the "
                          "%u this borsellino understands: upgrade borsellino",
-                         version, RECORD_FORMAT_VERSION);
+                         version, STORE_FORMAT_VERSION);
         return LEDGER_ERR_FORMAT_NEWER;
     }
-    if (version != RECORD_FORMAT_VERSION) {
+    if (version == 1) return store_format_upgrade_1(ledger, txn);
+    if (version != STORE_FORMAT_VERSION) {
         ledger_set_error(ledger, "data directory has unknown format version %u",
                          version);
         return LEDGER_ERR_CORRUPT;
     }
-    return 0;
+    return transfer_index_watermark_read(ledger, txn, &ledger->transfer_ids_watermark);
 }
 
 /* A data.mdb shorter than the pages its meta page claims would make LMDB

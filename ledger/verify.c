@@ -7,7 +7,10 @@
  * alone, with its own tables (it shares no state with the engine). Each
  * record's stored back pointers and "balance after" values must equal the
  * recomputation; the id index must hold exactly one entry per indexed
- * record, pointing at it (compared as a multiset: verify_index); Σ debits =
+ * record that must be there (at or below the transfer id watermark, or
+ * appended: transfer_index.c), pointing at it, and for the others at most
+ * one, else the live id buffer must hold it (compared as a multiset:
+ * verify_index); Σ debits =
  * Σ credits must hold per ledger; the checkpoint table must equal the
  * recomputed state at the checkpoint sequence; and the live in-memory
  * balances must equal the final recomputed state. Every signed checkpoint
@@ -67,6 +70,9 @@ typedef struct verify {
     const uint8_t *public_key; /* NULL: signatures are not checked */
     uint64_t index_sum[2];     /* verify_index: the records the index must hold */
     uint64_t index_count;
+    uint64_t index_watermark;  /* transfer_index.c: records up to it are in the B-tree */
+    ledger_u128_t index_id_max; /* the largest indexed id of the walk so far */
+    bool index_id_seen;
     ledger_signed_checkpoint_t next_signed;
     bool next_signed_valid;
 } verify_t;
@@ -309,30 +315,80 @@ static bool index_holds(ledger_u128_t id) {
     return (uint32_t)(id.hi >> 32) != WELFARE_TRANSFER_ID_TAG;
 }
 
+/* Whether an indexed record must be in the B-tree (transfer_index.c): at
+ * or below the watermark, or an id larger than every indexed id before it
+ * (appended). Otherwise it may be in the B-tree or in the id buffer.
+ * Called for every indexed record in journal order, with the walk's own
+ * running maximum. */
+static bool index_required(uint64_t watermark, ledger_u128_t *id_max, bool *id_seen,
+                           ledger_u128_t id, uint64_t sequence) {
+    bool appended = !*id_seen || u128_compare(id, *id_max) > 0;
+    if (appended) *id_max = id;
+    *id_seen = true;
+    return appended || sequence <= watermark;
+}
+
+/* A record that may be in either place: if the B-tree has its id, it must
+ * point here (and counts in the sums), else the live id buffer must. */
+static int verify_index_either(verify_t *verify, const journal_record_t *record) {
+    uint8_t key_bytes[KEY_ID_SIZE];
+    key_id_encode(record->id, key_bytes);
+    MDB_val key = {sizeof(key_bytes), key_bytes};
+    MDB_val found;
+    int error = mdb_get(verify->txn, verify->ledger->dbi_transfer_ids, &key, &found);
+    if (error == 0) {
+        if (found.mv_size != 8 || get_u64(found.mv_data) != record->sequence) {
+            return verify_fail(verify, record->sequence,
+                               "transfer id index does not point at this record");
+        }
+        index_sum_add(verify->index_sum, record->id, record->sequence);
+        verify->index_count++;
+        return 0;
+    }
+    if (error != MDB_NOTFOUND) return error;
+    uint64_t sequence = 0;
+    if (id_buffer_find(&verify->ledger->id_buffer, record->id, &sequence) &&
+        sequence == record->sequence) {
+        return 0;
+    }
+    return verify_fail(verify, record->sequence,
+                       "transfer id is neither in the index nor in the id buffer");
+}
+
 static int verify_index_points_here(verify_t *verify, const journal_record_t *record) {
     if (!index_holds(record->id)) {
         /* Welfare transfers are indexed by their own sequence (journal.c). */
         if (record->id.lo == record->sequence) return 0;
         return verify_fail(verify, record->sequence, "welfare transfer id is not its sequence");
     }
+    if (!index_required(verify->index_watermark, &verify->index_id_max, &verify->index_id_seen,
+                        record->id, record->sequence)) {
+        return verify_index_either(verify, record);
+    }
     index_sum_add(verify->index_sum, record->id, record->sequence);
     verify->index_count++;
     return 0;
 }
 
-/* The slow pass, after a mismatch: the first record the index misses. */
+/* The slow pass, after a mismatch: the first record the index misses
+ * (records that may be in either place were checked by the walk). */
 static int verify_index_locate(verify_t *verify) {
     MDB_cursor *cursor = NULL;
     int error = mdb_cursor_open(verify->txn, verify->ledger->dbi_journal, &cursor);
+    ledger_u128_t id_max = {0, 0};
+    bool id_seen = false;
     MDB_val key;
     MDB_val data;
     for (int op = MDB_FIRST; !error; op = MDB_NEXT) {
         error = mdb_cursor_get(cursor, &key, &data, (MDB_cursor_op)op);
         journal_record_t record;
         if (error || record_journal_decode(data.mv_data, data.mv_size, &record) != 0) break;
-        bool indexed = record.kind == RECORD_KIND_FAILED ||
-                       (record.kind == RECORD_KIND_TRANSFER && index_holds(record.id));
-        if (!indexed) continue;
+        bool indexed = (record.kind == RECORD_KIND_FAILED || record.kind == RECORD_KIND_TRANSFER) &&
+                       index_holds(record.id);
+        if (!indexed || !index_required(verify->index_watermark, &id_max, &id_seen, record.id,
+                                        record.sequence)) {
+            continue;
+        }
         uint8_t key_bytes[KEY_ID_SIZE];
         key_id_encode(record.id, key_bytes);
         MDB_val id_key = {sizeof(key_bytes), key_bytes};
@@ -351,7 +407,33 @@ static int verify_index_locate(verify_t *verify) {
     return verify_fail(verify, 0, "transfer id index holds entries for no journal record");
 }
 
+/* The watermark as the directory records it; a format-1 directory (served
+ * read-only) had every id in the B-tree. */
+static int verify_watermark_read(verify_t *verify) {
+    bool found = false;
+    int error = store_meta_get_u64(verify->ledger, verify->txn, "transfer_ids_watermark",
+                                   &verify->index_watermark, &found);
+    if (error) return error;
+    if (!found) {
+        uint8_t version[4] = {0};
+        error = store_meta_get_bytes(verify->ledger, verify->txn, "format_version", version,
+                                     sizeof(version), &found);
+        if (error) return error;
+        if (!found || get_u32(version) != 1) {
+            return verify_fail(verify, 0, "meta has no transfer_ids_watermark");
+        }
+        verify->index_watermark = UINT64_MAX;
+    }
+    return 0;
+}
+
 static int verify_index(verify_t *verify) {
+    uint64_t last = verify->ledger->sequence;
+    if (verify->index_watermark != UINT64_MAX && verify->index_watermark > last) {
+        return verify_fail(verify, last + 1,
+                           "transfer_ids_watermark %llu is past the end of the journal (%llu)",
+                           (unsigned long long)verify->index_watermark, (unsigned long long)last);
+    }
     MDB_cursor *cursor = NULL;
     int error = mdb_cursor_open(verify->txn, verify->ledger->dbi_transfer_ids, &cursor);
     if (error) return error;
@@ -730,6 +812,7 @@ int ledger_verify_signed(ledger_t *ledger, const uint8_t *public_key,
     int error = ledger_read_begin(ledger, &verify.txn);
     if (error) return error;
     error = verify_key_choose(&verify, public_key, key);
+    if (!error) error = verify_watermark_read(&verify);
     if (!error) error = verify_journal(&verify, progress, progress_context);
     if (!error) error = verify_index(&verify);
     if (!error) error = verify_totals(&verify);

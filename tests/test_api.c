@@ -11,7 +11,7 @@
  * cases still run. Storage facts used by the corruption cases: LMDB env
  * with sub-databases "journal" (u64 big-endian sequence -> record whose
  * bytes 0..3 are a CRC32C of the rest) and "meta" ("format_version" -> u32
- * little-endian, currently 1).
+ * little-endian, currently 2).
  */
 #include <fcntl.h>
 #include <lmdb.h>
@@ -25,7 +25,7 @@ enum {
     IMAGE_IDS_MAX = 256,
     /* A history long enough to need several pages, over two batches. */
     LONG_HISTORY_EVENTS = 10000,
-    CURRENT_FORMAT_VERSION = 1,
+    CURRENT_FORMAT_VERSION = 2,
 };
 
 /* ------------------------------------------------------------------------ */

@@ -49,6 +49,10 @@
  * keeps every event, its expected outcome and what the last reopen found:
  * a few hundred bytes per event.
  *
+ * crash_recovery_random_ids runs the same with ids in random order and an
+ * id buffer of 16 (ledger/transfer_index.c): kills then land while ids are
+ * buffered, frozen or half merged, and every reopen rebuilds the buffer.
+ *
  * Replaying a failure: --seed N regenerates the same workload and the same
  * kill plans; the exact instant of each kill depends on timing.
  */
@@ -241,9 +245,28 @@ typedef struct workload {
     uint64_t pending_pushed;
 } workload_t;
 
+/* The random-ids case: ids in random order (the slot number times an odd
+ * constant, a bijection modulo 2^64) and the smallest transfer id buffer,
+ * so that kills land while ids are buffered, frozen or half merged. */
+static bool ids_scrambled;
+static const uint64_t ID_SCRAMBLE = UINT64_C(0x9E3779B97F4A7C15);
+enum { CRASH_ID_BUFFER_MAX = 16 };
+
+/* The inverse of ID_SCRAMBLE modulo 2^64 (Newton's iteration). */
+static uint64_t id_unscramble(uint64_t lo) {
+    uint64_t inverse = ID_SCRAMBLE;
+    for (int i = 0; i < 6; i++) inverse *= 2 - ID_SCRAMBLE * inverse;
+    return lo * inverse;
+}
+
 static ledger_u128_t transfer_id(uint64_t batch, uint32_t index) {
-    ledger_u128_t id = {TRANSFER_ID_HI, batch * EVENT_SLOTS + index + 1};
+    uint64_t slot = batch * EVENT_SLOTS + index + 1;
+    ledger_u128_t id = {TRANSFER_ID_HI, ids_scrambled ? slot * ID_SCRAMBLE : slot};
     return id;
+}
+
+static uint32_t crash_id_buffer_max(void) {
+    return ids_scrambled ? CRASH_ID_BUFFER_MAX : 0;
 }
 
 static uint32_t batch_events(const workload_t *w, uint64_t batch) {
@@ -252,9 +275,10 @@ static uint32_t batch_events(const workload_t *w, uint64_t batch) {
 
 /* The event index of a generated transfer id, or UINT64_MAX. */
 static uint64_t event_of_id(const workload_t *w, ledger_u128_t id) {
-    if (id.hi != TRANSFER_ID_HI || id.lo == 0) return UINT64_MAX;
-    uint64_t batch = (id.lo - 1) / EVENT_SLOTS;
-    uint64_t index = (id.lo - 1) % EVENT_SLOTS;
+    uint64_t slot = ids_scrambled ? id_unscramble(id.lo) : id.lo;
+    if (id.hi != TRANSFER_ID_HI || slot == 0) return UINT64_MAX;
+    uint64_t batch = (slot - 1) / EVENT_SLOTS;
+    uint64_t index = (slot - 1) % EVENT_SLOTS;
     if (batch >= w->batches_count || index >= batch_events(w, batch)) {
         return UINT64_MAX;
     }
@@ -580,6 +604,7 @@ static _Noreturn void child_main(const char *path, const workload_t *w,
     ledger_options_t options;
     memset(&options, 0, sizeof options);
     options.checkpoint_events = CHECKPOINT_EVENTS;
+    options.transfer_id_buffer_max = crash_id_buffer_max();
     uint64_t fixed_ns = plan->clock_ns;
     if (fixed_ns != 0) {
         options.clock = fixed_clock;
@@ -1373,6 +1398,7 @@ static ledger_t *reopen(const crash_test_t *t, bool read_only, uint64_t *clock_c
     ledger_options_t options;
     memset(&options, 0, sizeof options);
     options.checkpoint_events = CHECKPOINT_EVENTS;
+    options.transfer_id_buffer_max = crash_id_buffer_max();
     options.read_only = read_only;
     options.clock = fixed_clock;
     options.clock_context = clock_context;
@@ -1499,6 +1525,7 @@ static void setup_accounts(const crash_test_t *t) {
     ledger_options_t options;
     memset(&options, 0, sizeof options);
     options.checkpoint_events = CHECKPOINT_EVENTS;
+    options.transfer_id_buffer_max = crash_id_buffer_max();
     ledger_t *ledger = NULL;
     int rc = ledger_open(t->path, &options, &ledger);
     if (rc != 0) printf("# ledger_open: %s\n", ledger_last_error_message(NULL));
@@ -1597,6 +1624,13 @@ static void crash_recovery_random_kills(void) {
     crash_test_finish(&t);
 }
 
+/* The same with random ids and an id buffer of 16 (ids_scrambled). */
+static void crash_recovery_random_ids(void) {
+    ids_scrambled = true;
+    crash_recovery_random_kills();
+    ids_scrambled = false;
+}
+
 /*
  * A child commits RESUBMIT_CASE_BATCHES batches and is killed; a second child
  * resubmits all of them, with a clock set before the first transfer so that
@@ -1659,6 +1693,7 @@ int main(int argc, char **argv) {
     static const test_case_t cases[] = {
         {"crash_recovery_random_kills", crash_recovery_random_kills},
         {"crash_recovery_resubmit_exists", crash_recovery_resubmit_exists},
+        {"crash_recovery_random_ids", crash_recovery_random_ids},
     };
     return test_main(argc, argv, cases, (int)(sizeof cases / sizeof cases[0]));
 }

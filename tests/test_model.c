@@ -26,6 +26,8 @@
  * accounts keep arriving.
  *
  * Cases: "mixed" (every kind of operation, the full --ops count),
+ * "small_id_buffer" (mixed, random transfer ids, an id buffer of 16 so
+ * that it is frozen and merged into the index all the time),
  * "pending_expiry" (two-phase transfers and timeouts, clock near 2^64 so
  * timeouts overflow), "linked_chains" (chains everywhere), and
  * "expiry_bound" (scripted: more due pending transfers than one expiry call
@@ -1390,6 +1392,10 @@ typedef struct run_config {
     uint32_t chance_group_end;
     uint32_t chance_group_abort; /* of the group ends */
     uint32_t chance_checkpoint;
+    /* ledger_options_t.transfer_id_buffer_max (0: the default). */
+    uint32_t id_buffer_max;
+    /* Transfer ids in random order (else mostly increasing). */
+    bool ids_random;
     /* Results that must have occurred in a full-size run; ends with
      * LEDGER_RESULT_CODE_COUNT. */
     const uint32_t *required_results;
@@ -1811,6 +1817,12 @@ static void generator_remember(harness_t *h, const ledger_transfer_t *t) {
 
 static ledger_u128_t fresh_transfer_id(harness_t *h) {
     uint64_t sequence = ++h->generator.transfer_sequence;
+    if (h->config->ids_random) {
+        /* Unique (the low half is the sequence), in random order; the top
+         * bits clear keeps welfare's id tag away. */
+        uint64_t mix = sequence;
+        return u128_make(splitmix64(&mix) >> 2, sequence);
+    }
     return u128_make(sequence % 5 == 0 ? 7 : 0, sequence);
 }
 
@@ -2734,6 +2746,7 @@ static harness_t *harness_create(const run_config_t *config) {
     rng_seed(&h->rng, h->seed ^ config->seed_salt);
     h->clock_now = config->clock_start_ns;
     h->options.checkpoint_events = CHECKPOINT_EVENTS;
+    h->options.transfer_id_buffer_max = config->id_buffer_max;
     h->options.clock = harness_clock;
     h->options.clock_context = &h->clock_now;
     const char *base = getenv("BORSELLINO_TEST_TMP");
@@ -3018,7 +3031,51 @@ static const run_config_t config_linked_chains = {
     .required_results = required_chains,
 };
 
+/* The mixed workload with random transfer ids and the smallest id buffer:
+ * the buffer is frozen and merged into the index every few groups, and
+ * reopens rebuild it, often in the middle of a merge. */
+static const run_config_t config_small_id_buffer = {
+    .name = "small_id_buffer",
+    .ops_divisor = 4,
+    .seed_salt = 0x165667B19E3779F9u,
+    .clock_start_ns = CLOCK_START_NS,
+    .pool_size = 60,
+    .window_slide_ops = 2000,
+    .window_slide_step = 5,
+    .ledgers_count = 3,
+    .transfer_weights = {[KIND_SINGLE] = 380, [KIND_PENDING] = 150,
+                         [KIND_POST] = 90, [KIND_VOID] = 50,
+                         [KIND_BALANCING] = 60, [KIND_CLOSING] = 15,
+                         [KIND_HUGE] = 8, [KIND_DUPLICATE] = 60,
+                         [KIND_CONFLICT] = 40, [KIND_REFAIL] = 40,
+                         [KIND_INVALID] = 60},
+    .account_weights = {[ACCOUNT_FRESH] = 800, [ACCOUNT_DUPLICATE] = 60,
+                        [ACCOUNT_CONFLICT] = 60, [ACCOUNT_INVALID] = 80},
+    .batch_events_max = 50,
+    .chance_big_batch = 10,
+    .chance_chain = 200,
+    .chance_chain_open = 40,
+    .chance_pair_chain = 400,
+    .chance_timeout = 500,
+    .timeout_max_s = 30,
+    .chance_accounts_batch = 50,
+    .chance_expire_call = 40,
+    .chance_call_errors = 0,
+    .chance_clock_back = 20,
+    .chance_clock_still = 250,
+    .chance_clock_seconds = 120,
+    .clock_jump_max_s = 20,
+    .chance_group_begin = 30,
+    .chance_group_end = 150,
+    .chance_group_abort = 300,
+    .chance_checkpoint = 3,
+    .id_buffer_max = 16,
+    .ids_random = true,
+    .required_results = required_chains,
+};
+
 static void case_mixed(void) { run_random_case(&config_mixed); }
+static void case_small_id_buffer(void) { run_random_case(&config_small_id_buffer); }
 static void case_pending_expiry(void) {
     run_random_case(&config_pending_expiry);
 }
@@ -3115,6 +3172,7 @@ int main(int argc, char **argv) {
         {"pending_expiry", case_pending_expiry},
         {"linked_chains", case_linked_chains},
         {"expiry_bound", case_expiry_bound},
+        {"small_id_buffer", case_small_id_buffer},
     };
     setvbuf(stdout, NULL, _IOLBF, 0);
     int rc = test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);

@@ -6,7 +6,7 @@
  * Each case builds a small ledger in-process (accounts and transfers, then
  * a clean close, so the checkpoint covers the whole journal), damages it in
  * one way, and runs both binaries ($BORSELLINOD, $BORSELLINO) on it:
- *  - format_newer:  meta "format_version" = 2 (u32 little-endian), written
+ *  - format_newer:  meta "format_version" = 3 (u32 little-endian), written
  *                   straight through LMDB;
  *  - bad_checksum:  one byte flipped inside the last journal record (the
  *                   one every open reads: replay starts at the checkpoint's
@@ -436,7 +436,7 @@ static void test_config_file(void) {
 static void test_format_newer(void) {
     fixture_t f;
     ledger_build(&f);
-    format_version_write(f.path, 2);
+    format_version_write(f.path, 3);
     both_refuse_unchanged(&f, "format", "format");
     fixture_close(&f);
 }

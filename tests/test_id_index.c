@@ -1,0 +1,536 @@
+/*
+ * test_id_index.c — the transfer id index with its in-memory buffer
+ * (ledger/transfer_index.c, ledger/id_buffer.c), at a small bound.
+ *
+ * Random (non-monotonic) ids are buffered, frozen at half the bound and
+ * merged into the transfer_ids B-tree a slice per group; the watermark
+ * says which journal records are all in the B-tree. These cases drive a
+ * ledger with ledger_options_t.transfer_id_buffer_max = ID_BOUND through
+ * every state (ids in the active table, in the frozen table, merged, past
+ * the bound) and check that every id keeps its answer: found by lookup,
+ * `exists` on an identical resend, refused with a different amount, across
+ * reopens (the buffer rebuilt from the journal, also in the middle of a
+ * merge), rollbacks of groups and linked chains, verification (and its
+ * failure when the B-tree loses an entry below the watermark) and the
+ * upgrade of a format-1 directory. The internal header is included to see
+ * the buffer's state, so that the cases can assert they reached it.
+ */
+#include <inttypes.h>
+#include <lmdb.h>
+
+#include "ledger_fixture.h"
+#include "ledger_internal.h"
+
+enum {
+    ID_BOUND = 16,              /* the id buffer's bound in these cases */
+    ACCOUNTS = 8,
+    BATCH = 5,                  /* transfers per create call (one group) */
+    TRANSFERS_MAX = 2000,       /* ids a case remembers */
+};
+
+typedef struct ids {
+    ledger_transfer_t transfers[TRANSFERS_MAX];
+    uint32_t count;
+    uint64_t state; /* splitmix64 */
+} ids_t;
+
+static uint64_t splitmix64(uint64_t *state) {
+    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/* A transfer with a fresh random id (top bits clear: never welfare's). */
+static ledger_transfer_t random_transfer(ids_t *ids) {
+    uint64_t debit = 1 + splitmix64(&ids->state) % ACCOUNTS;
+    uint64_t credit = 1 + (debit % ACCOUNTS);
+    ledger_transfer_t transfer = transfer_make(0, debit, credit, 1 + ids->count % 7);
+    transfer.id.hi = splitmix64(&ids->state) >> 2;
+    transfer.id.lo = splitmix64(&ids->state);
+    return transfer;
+}
+
+static void setup(fixture_t *f, ids_t *ids, const char *prefix) {
+    ledger_options_t options = {.transfer_id_buffer_max = ID_BOUND};
+    fixture_open_with(f, prefix, &options);
+    memset(ids, 0, sizeof(*ids));
+    ids->state = 42;
+    ledger_account_t accounts[ACCOUNTS];
+    ledger_result_t results[ACCOUNTS];
+    for (uint32_t i = 0; i < ACCOUNTS; i++) accounts[i] = account_make(i + 1, FIXTURE_LEDGER, 0);
+    TEST_REQUIRE(ledger_create_accounts(f->ledger, accounts, ACCOUNTS, results) == 0);
+    for (uint32_t i = 0; i < ACCOUNTS; i++) TEST_CHECK_EQ(results[i].result, LEDGER_RESULT_OK);
+    /* A large first id: every later random id is non-monotonic. */
+    ledger_transfer_t first = transfer_make(0, 1, 2, 1);
+    first.id.hi = UINT64_MAX >> 2;
+    first.id.lo = UINT64_MAX;
+    ledger_result_t result;
+    TEST_REQUIRE(ledger_create_transfers(f->ledger, &first, 1, &result) == 0);
+    TEST_CHECK_EQ(result.result, LEDGER_RESULT_OK);
+    /* Ids above the maximum of the last few groups go straight into the
+     * B-tree: empty groups until that maximum is the large id. */
+    for (uint32_t i = 0; i < TRANSFER_ID_RECENT_GROUPS; i++) {
+        TEST_REQUIRE(ledger_write_begin(f->ledger) == 0);
+        TEST_REQUIRE(ledger_write_commit(f->ledger) == 0);
+    }
+    TEST_CHECK(u128_compare(f->ledger->transfer_id_recent_floor, first.id) == 0);
+}
+
+/* Sends `count` new random transfers in one call (its own group). */
+static void send_batch(fixture_t *f, ids_t *ids, uint32_t count) {
+    TEST_REQUIRE(ids->count + count <= TRANSFERS_MAX);
+    ledger_transfer_t *batch = &ids->transfers[ids->count];
+    for (uint32_t i = 0; i < count; i++) {
+        batch[i] = random_transfer(ids);
+        ids->count++;
+    }
+    ledger_result_t results[64];
+    f->now_ns += 1000;
+    TEST_REQUIRE(ledger_create_transfers(f->ledger, batch, count, results) == 0);
+    for (uint32_t i = 0; i < count; i++) TEST_CHECK_EQ(results[i].result, LEDGER_RESULT_OK);
+}
+
+/* Every remembered id: found by lookup; an identical resend is `exists`,
+ * one with another amount is refused as a different transfer. */
+static void check_all(fixture_t *f, const ids_t *ids) {
+    for (uint32_t i = 0; i < ids->count; i++) {
+        const ledger_transfer_t *sent = &ids->transfers[i];
+        ledger_transfer_t found;
+        uint32_t found_count = 0;
+        TEST_CHECK_EQ(ledger_lookup_transfers(f->ledger, &sent->id, 1, &found, &found_count), 0);
+        TEST_CHECK_EQ(found_count, 1);
+        if (found_count == 1) TEST_CHECK_EQ(found.amount, sent->amount);
+    }
+    for (uint32_t i = 0; i < ids->count; i += 1 + ids->count / 40) {
+        ledger_transfer_t again[2] = {ids->transfers[i], ids->transfers[i]};
+        again[1].amount += 1000;
+        ledger_result_t results[2];
+        f->now_ns += 1000;
+        TEST_CHECK_EQ(ledger_create_transfers(f->ledger, again, 2, results), 0);
+        TEST_CHECK_EQ(results[0].result, LEDGER_RESULT_EXISTS);
+        TEST_CHECK_EQ(results[1].result, LEDGER_RESULT_EXISTS_WITH_DIFFERENT_AMOUNT);
+    }
+}
+
+static void verify_ok(fixture_t *f) {
+    ledger_verify_report_t report;
+    int rc = ledger_verify(f->ledger, &report, NULL, NULL);
+    if (rc != 0) printf("# verify: %s (first bad %" PRIu64 ")\n", report.message, report.first_bad_sequence);
+    TEST_CHECK_EQ(rc, 0);
+}
+
+/* What a case saw of the buffer: each state must be reached. */
+typedef struct states {
+    bool active, frozen_partly_merged, watermark_advanced;
+} states_t;
+
+static void states_note(const fixture_t *f, states_t *states) {
+    const id_buffer_t *buffer = &f->ledger->id_buffer;
+    states->active |= buffer->active.count > 0;
+    states->frozen_partly_merged |= buffer->frozen_merged > 0 && id_buffer_frozen_left(buffer) > 0;
+    states->watermark_advanced |= f->ledger->transfer_ids_watermark > ACCOUNTS + 1;
+    TEST_CHECK(buffer->active.count <= ID_BOUND);
+}
+
+static void test_random_ids_across_merges(void) {
+    fixture_t f;
+    ids_t ids;
+    setup(&f, &ids, "id-merges");
+    states_t states = {0};
+    /* Failure markers are indexed too: ids that must stay failed. */
+    ids_t failed;
+    memset(&failed, 0, sizeof(failed));
+    failed.state = 7;
+    for (uint32_t round = 0; round < 60; round++) {
+        send_batch(&f, &ids, 1 + round % BATCH);
+        states_note(&f, &states);
+        if (round % 10 == 9) check_all(&f, &ids);
+        if (round % 3 != 0) continue;
+        ledger_transfer_t missing = random_transfer(&failed);
+        missing.debit_account_id = id128(ACCOUNTS + 100);
+        failed.transfers[failed.count++] = missing;
+        ledger_result_t result;
+        f.now_ns += 1000;
+        TEST_CHECK_EQ(ledger_create_transfers(f.ledger, &missing, 1, &result), 0);
+        TEST_CHECK_EQ(result.result, LEDGER_RESULT_DEBIT_ACCOUNT_NOT_FOUND);
+    }
+    check_all(&f, &ids);
+    verify_ok(&f);
+    for (uint32_t i = 0; i < failed.count; i++) {
+        ledger_result_t result;
+        f.now_ns += 1000;
+        TEST_CHECK_EQ(ledger_create_transfers(f.ledger, &failed.transfers[i], 1, &result), 0);
+        TEST_CHECK_EQ(result.result, LEDGER_RESULT_ID_ALREADY_FAILED);
+    }
+    TEST_CHECK(states.active);
+    TEST_CHECK(states.frozen_partly_merged);
+    TEST_CHECK(states.watermark_advanced);
+    fixture_shut(&f);
+    fixture_reopen(&f);
+    check_all(&f, &ids);
+    verify_ok(&f);
+    fixture_close(&f);
+}
+
+/* Reopened (without a checkpoint, like after a crash) while a frozen table
+ * is half merged: the open rebuilds the buffer from the journal after the
+ * watermark, skipping the ids the B-tree has already. */
+static void test_reopen_mid_merge(void) {
+    fixture_t f;
+    ids_t ids;
+    setup(&f, &ids, "id-reopen");
+    bool mid_merge = false;
+    for (uint32_t round = 0; round < 200 && !mid_merge; round++) {
+        send_batch(&f, &ids, 1);
+        const id_buffer_t *buffer = &f.ledger->id_buffer;
+        mid_merge = buffer->frozen_merged > 0 && id_buffer_frozen_left(buffer) > 0;
+    }
+    TEST_REQUIRE(mid_merge);
+    uint64_t watermark = f.ledger->transfer_ids_watermark;
+    ledger_close_without_checkpoint(f.ledger);
+    f.ledger = NULL;
+    fixture_reopen(&f);
+    TEST_CHECK_EQ(f.ledger->transfer_ids_watermark, watermark);
+    TEST_CHECK(id_buffer_frozen_left(&f.ledger->id_buffer) > 0);
+    check_all(&f, &ids);
+    verify_ok(&f);
+    for (uint32_t round = 0; round < 30; round++) send_batch(&f, &ids, BATCH);
+    check_all(&f, &ids);
+    verify_ok(&f);
+    /* A read-only handle rebuilds the same answers. */
+    ledger_t *reader = NULL;
+    ledger_options_t read_only = {.read_only = true, .transfer_id_buffer_max = ID_BOUND};
+    TEST_REQUIRE(ledger_open(f.path, &read_only, &reader) == 0);
+    for (uint32_t i = 0; i < ids.count; i++) {
+        ledger_transfer_t found;
+        uint32_t found_count = 0;
+        TEST_CHECK_EQ(ledger_lookup_transfers(reader, &ids.transfers[i].id, 1, &found, &found_count), 0);
+        TEST_CHECK_EQ(found_count, 1);
+    }
+    ledger_verify_report_t report;
+    TEST_CHECK_EQ(ledger_verify(reader, &report, NULL, NULL), 0);
+    ledger_close(reader);
+    fixture_close(&f);
+}
+
+/* An aborted group and a failed linked chain leave no id behind: the same
+ * ids are accepted afterwards. */
+static void test_rollback_leaves_no_trace(void) {
+    fixture_t f;
+    ids_t ids;
+    setup(&f, &ids, "id-rollback");
+    for (uint32_t round = 0; round < 12; round++) send_batch(&f, &ids, BATCH);
+    ids_t ghost = ids;
+    ghost.state ^= 0x5555;
+    TEST_REQUIRE(ledger_write_begin(f.ledger) == 0);
+    uint32_t active_before = f.ledger->id_buffer.active.count;
+    uint32_t merged_before = f.ledger->id_buffer.frozen_merged;
+    uint32_t ghost_start = ghost.count;
+    for (uint32_t round = 0; round < 4; round++) send_batch(&f, &ghost, BATCH);
+    ledger_write_abort(f.ledger);
+    TEST_CHECK_EQ(f.ledger->id_buffer.active.count, active_before);
+    TEST_CHECK_EQ(f.ledger->id_buffer.frozen_merged, merged_before);
+    for (uint32_t i = ghost_start; i < ghost.count; i++) {
+        uint32_t found_count = 1;
+        ledger_transfer_t found;
+        TEST_CHECK_EQ(ledger_lookup_transfers(f.ledger, &ghost.transfers[i].id, 1, &found, &found_count), 0);
+        TEST_CHECK_EQ(found_count, 0);
+    }
+    /* A chain of three whose last event fails (same accounts). */
+    ledger_transfer_t chain[3];
+    for (uint32_t i = 0; i < 3; i++) {
+        chain[i] = random_transfer(&ghost);
+        chain[i].flags = i < 2 ? LEDGER_TRANSFER_LINKED : 0;
+    }
+    chain[2].credit_account_id = chain[2].debit_account_id;
+    ledger_result_t results[3];
+    active_before = f.ledger->id_buffer.active.count;
+    f.now_ns += 1000;
+    TEST_CHECK_EQ(ledger_create_transfers(f.ledger, chain, 3, results), 0);
+    TEST_CHECK_EQ(results[0].result, LEDGER_RESULT_LINKED_EVENT_FAILED);
+    TEST_CHECK_EQ(results[2].result, LEDGER_RESULT_ACCOUNTS_MUST_BE_DIFFERENT);
+    TEST_CHECK(f.ledger->id_buffer.active.count <= active_before);
+    /* The ghosts' ids are new again. */
+    for (uint32_t i = ghost_start; i < ghost.count; i++) {
+        ids.transfers[ids.count++] = ghost.transfers[i];
+        ledger_result_t result;
+        f.now_ns += 1000;
+        TEST_CHECK_EQ(ledger_create_transfers(f.ledger, &ghost.transfers[i], 1, &result), 0);
+        TEST_CHECK_EQ(result.result, LEDGER_RESULT_OK);
+    }
+    chain[2].credit_account_id = id128(1 + chain[2].debit_account_id.lo % ACCOUNTS);
+    f.now_ns += 1000;
+    TEST_CHECK_EQ(ledger_create_transfers(f.ledger, chain, 3, results), 0);
+    for (uint32_t i = 0; i < 3; i++) {
+        TEST_CHECK_EQ(results[i].result, LEDGER_RESULT_OK);
+        ledger_transfer_t found;
+        uint32_t found_count = 0;
+        TEST_CHECK_EQ(ledger_lookup_transfers(f.ledger, &chain[i].id, 1, &found, &found_count), 0);
+        TEST_CHECK_EQ(found_count, 1);
+    }
+    check_all(&f, &ids);
+    verify_ok(&f);
+    fixture_close(&f);
+}
+
+/* One group of more new ids than the bound: the active table fills, the
+ * rest go into the B-tree one by one; all are found, before and after a
+ * reopen. */
+static void test_bound_reached(void) {
+    fixture_t f;
+    ids_t ids;
+    setup(&f, &ids, "id-bound");
+    TEST_REQUIRE(ledger_write_begin(f.ledger) == 0);
+    for (uint32_t round = 0; round < 10; round++) send_batch(&f, &ids, BATCH);
+    TEST_CHECK_EQ(f.ledger->id_buffer.active.count, ID_BOUND);
+    check_all(&f, &ids);
+    TEST_REQUIRE(ledger_write_commit(f.ledger) == 0);
+    check_all(&f, &ids);
+    verify_ok(&f);
+    ledger_close_without_checkpoint(f.ledger);
+    f.ledger = NULL;
+    fixture_reopen(&f);
+    check_all(&f, &ids);
+    verify_ok(&f);
+    fixture_close(&f);
+}
+
+/* A read transaction begun before the open group must not be told about
+ * the group's buffered ids (transfer_index_get). */
+static void test_read_txn_visibility(void) {
+    fixture_t f;
+    ids_t ids;
+    setup(&f, &ids, "id-visibility");
+    TEST_REQUIRE(ledger_write_begin(f.ledger) == 0);
+    send_batch(&f, &ids, 1);
+    ledger_u128_t id = ids.transfers[0].id;
+    uint64_t sequence = 0;
+    TEST_CHECK(id_buffer_find(&f.ledger->id_buffer, id, &sequence));
+    MDB_txn *reader = NULL;
+    TEST_REQUIRE(mdb_txn_begin(f.ledger->env, NULL, MDB_RDONLY, &reader) == 0);
+    bool found = true;
+    TEST_CHECK_EQ(transfer_index_get(f.ledger, reader, id, &sequence, &found), 0);
+    TEST_CHECK(!found);
+    TEST_CHECK_EQ(transfer_index_get(f.ledger, f.ledger->txn, id, &sequence, &found), 0);
+    TEST_CHECK(found);
+    mdb_txn_abort(reader);
+    TEST_REQUIRE(ledger_write_commit(f.ledger) == 0);
+    TEST_REQUIRE(mdb_txn_begin(f.ledger->env, NULL, MDB_RDONLY, &reader) == 0);
+    TEST_CHECK_EQ(transfer_index_get(f.ledger, reader, id, &sequence, &found), 0);
+    TEST_CHECK(found);
+    mdb_txn_abort(reader);
+    fixture_close(&f);
+}
+
+/* ---- raw LMDB access to a closed ledger's directory ---- */
+
+typedef struct raw {
+    MDB_env *env;
+    MDB_txn *txn;
+} raw_t;
+
+static MDB_dbi raw_open(raw_t *raw, const char *path, const char *table) {
+    TEST_REQUIRE(mdb_env_create(&raw->env) == 0);
+    TEST_REQUIRE(mdb_env_set_maxdbs(raw->env, 16) == 0);
+    TEST_REQUIRE(mdb_env_set_mapsize(raw->env, 1ull << 30) == 0);
+    TEST_REQUIRE(mdb_env_open(raw->env, path, MDB_NOTLS, 0600) == 0);
+    TEST_REQUIRE(mdb_txn_begin(raw->env, NULL, 0, &raw->txn) == 0);
+    MDB_dbi dbi;
+    TEST_REQUIRE(mdb_dbi_open(raw->txn, table, 0, &dbi) == 0);
+    return dbi;
+}
+
+static void raw_close(raw_t *raw) {
+    TEST_REQUIRE(mdb_txn_commit(raw->txn) == 0);
+    mdb_env_close(raw->env);
+}
+
+/* Deletes the index entry of one id that is in the B-tree and whose
+ * record is at or below the watermark; returns its sequence. */
+static uint64_t index_entry_delete_below(const char *path, const ids_t *ids, uint64_t watermark) {
+    raw_t raw;
+    MDB_dbi index = raw_open(&raw, path, "transfer_ids");
+    uint64_t deleted = 0;
+    for (uint32_t i = 0; i < ids->count && deleted == 0; i++) {
+        uint8_t key_bytes[KEY_ID_SIZE];
+        key_id_encode(ids->transfers[i].id, key_bytes);
+        MDB_val key = {sizeof(key_bytes), key_bytes};
+        MDB_val data;
+        if (mdb_get(raw.txn, index, &key, &data) != 0) continue;
+        uint64_t sequence = get_u64(data.mv_data);
+        if (sequence > watermark) continue;
+        TEST_REQUIRE(mdb_del(raw.txn, index, &key, NULL) == 0);
+        deleted = sequence;
+    }
+    raw_close(&raw);
+    return deleted;
+}
+
+static void test_verify_detects_lost_entry(void) {
+    fixture_t f;
+    ids_t ids;
+    setup(&f, &ids, "id-verify");
+    for (uint32_t round = 0; round < 40; round++) send_batch(&f, &ids, BATCH);
+    verify_ok(&f);
+    uint64_t watermark = f.ledger->transfer_ids_watermark;
+    TEST_REQUIRE(watermark > ACCOUNTS + 1);
+    fixture_shut(&f);
+    uint64_t lost = index_entry_delete_below(f.path, &ids, watermark);
+    TEST_REQUIRE(lost != 0);
+    fixture_reopen(&f);
+    ledger_verify_report_t report;
+    TEST_CHECK_EQ(ledger_verify(f.ledger, &report, NULL, NULL), LEDGER_ERR_VERIFY_FAILED);
+    printf("# detected: %s (first bad %" PRIu64 ")\n", report.message, report.first_bad_sequence);
+    TEST_CHECK_EQ(report.first_bad_sequence, lost);
+    fixture_close(&f);
+}
+
+/* Makes a closed format-2 directory what format 1 wrote: every indexed id
+ * in the B-tree, format_version 1, no watermark. */
+static void directory_make_format_1(const char *path, const ids_t *ids) {
+    /* The sequences first, through a read-only handle (one LMDB
+     * environment per process and path at a time). */
+    static uint64_t sequences[TRANSFERS_MAX];
+    ledger_t *reader = NULL;
+    ledger_options_t read_only = {.read_only = true};
+    TEST_REQUIRE(ledger_open(path, &read_only, &reader) == 0);
+    for (uint32_t i = 0; i < ids->count; i++) {
+        bool found = false;
+        TEST_REQUIRE(ledger_transfer_sequence(reader, ids->transfers[i].id, &sequences[i],
+                                              &found) == 0);
+        TEST_REQUIRE(found);
+    }
+    ledger_close(reader);
+    raw_t raw;
+    MDB_dbi index = raw_open(&raw, path, "transfer_ids");
+    MDB_dbi meta;
+    TEST_REQUIRE(mdb_dbi_open(raw.txn, "meta", 0, &meta) == 0);
+    for (uint32_t i = 0; i < ids->count; i++) {
+        uint8_t key_bytes[KEY_ID_SIZE];
+        uint8_t value[8];
+        key_id_encode(ids->transfers[i].id, key_bytes);
+        put_u64(value, sequences[i]);
+        MDB_val key = {sizeof(key_bytes), key_bytes};
+        MDB_val data = {sizeof(value), value};
+        int rc = mdb_put(raw.txn, index, &key, &data, MDB_NOOVERWRITE);
+        TEST_REQUIRE(rc == 0 || rc == MDB_KEYEXIST);
+    }
+    uint8_t version[4] = {1, 0, 0, 0};
+    MDB_val version_key = {strlen("format_version"), (void *)"format_version"};
+    MDB_val version_value = {sizeof(version), version};
+    TEST_REQUIRE(mdb_put(raw.txn, meta, &version_key, &version_value, 0) == 0);
+    MDB_val watermark_key = {strlen("transfer_ids_watermark"), (void *)"transfer_ids_watermark"};
+    TEST_REQUIRE(mdb_del(raw.txn, meta, &watermark_key, NULL) == 0);
+    raw_close(&raw);
+}
+
+static uint32_t format_version_read(const char *path) {
+    raw_t raw;
+    MDB_dbi meta = raw_open(&raw, path, "meta");
+    MDB_val key = {strlen("format_version"), (void *)"format_version"};
+    MDB_val data;
+    uint32_t version = 0;
+    if (mdb_get(raw.txn, meta, &key, &data) == 0 && data.mv_size == 4) version = get_u32(data.mv_data);
+    raw_close(&raw);
+    return version;
+}
+
+static void test_format_1_upgrade(void) {
+    fixture_t f;
+    ids_t ids;
+    setup(&f, &ids, "id-format1");
+    for (uint32_t round = 0; round < 20; round++) send_batch(&f, &ids, BATCH);
+    uint64_t sequence = f.ledger->sequence;
+    fixture_shut(&f);
+    directory_make_format_1(f.path, &ids);
+    /* Read-only: served as it is, nothing written. */
+    ledger_t *reader = NULL;
+    ledger_options_t read_only = {.read_only = true, .transfer_id_buffer_max = ID_BOUND};
+    TEST_REQUIRE(ledger_open(f.path, &read_only, &reader) == 0);
+    TEST_CHECK_EQ(reader->transfer_ids_watermark, sequence);
+    TEST_CHECK_EQ(reader->id_buffer.frozen.count + reader->id_buffer.active.count, 0);
+    ledger_verify_report_t report;
+    TEST_CHECK_EQ(ledger_verify(reader, &report, NULL, NULL), 0);
+    ledger_close(reader);
+    TEST_CHECK_EQ(format_version_read(f.path), 1);
+    /* Writable: upgraded in place. */
+    fixture_reopen(&f);
+    TEST_CHECK_EQ(f.ledger->transfer_ids_watermark, sequence);
+    check_all(&f, &ids);
+    for (uint32_t round = 0; round < 20; round++) send_batch(&f, &ids, BATCH);
+    check_all(&f, &ids);
+    verify_ok(&f);
+    fixture_shut(&f);
+    TEST_CHECK_EQ(format_version_read(f.path), STORE_FORMAT_VERSION);
+    fixture_reopen(&f);
+    check_all(&f, &ids);
+    verify_ok(&f);
+    fixture_close(&f);
+}
+
+/* The buffer alone against a plain array: random adds up to the bound
+ * and random truncations (rollbacks: the backward-shift deletion of the
+ * hash), every id's answer checked, then once more after a freeze. */
+static void test_buffer_truncate_model(void) {
+    enum { BOUND = 4096, ADDED_MAX = 20000 };
+    static ledger_u128_t added[ADDED_MAX];
+    id_buffer_t buffer;
+    id_buffer_init(&buffer, BOUND);
+    uint64_t state = 99;
+    uint32_t added_count = 0, live = 0;
+    for (uint32_t step = 0; step < 3000 && added_count < ADDED_MAX; step++) {
+        uint32_t adds = (uint32_t)(splitmix64(&state) % 8);
+        for (uint32_t i = 0; i < adds && added_count < ADDED_MAX; i++) {
+            ledger_u128_t id = {splitmix64(&state) % 64, splitmix64(&state)};
+            bool ok = id_buffer_add(&buffer, id, added_count + 1);
+            TEST_CHECK_EQ(ok, live < BOUND);
+            if (!ok) break;
+            /* Entry `live` of the active table is added[added_count]. */
+            added[added_count++] = id;
+            live++;
+        }
+        if (splitmix64(&state) % 4 == 0 && live > 0) {
+            uint32_t drop = (uint32_t)(splitmix64(&state) % (live < 6 ? live + 1 : 6));
+            id_buffer_truncate(&buffer, live - drop);
+            live -= drop;
+            added_count -= drop;
+        }
+        TEST_CHECK_EQ(buffer.active.count, live);
+    }
+    for (uint32_t i = 0; i < added_count; i++) {
+        uint64_t sequence = 0;
+        TEST_CHECK(id_buffer_find(&buffer, added[i], &sequence));
+        TEST_CHECK_EQ(sequence, i + 1);
+    }
+    /* Freeze: the same answers from the frozen table, sorted by id. */
+    id_buffer_rotate(&buffer);
+    TEST_CHECK_EQ(buffer.frozen.count, live);
+    TEST_CHECK_EQ(buffer.active.count, 0);
+    for (uint32_t i = 1; i < buffer.frozen.count; i++) {
+        TEST_CHECK(u128_compare(buffer.frozen.entries[i - 1].id, buffer.frozen.entries[i].id) < 0);
+    }
+    for (uint32_t i = 0; i < added_count; i++) {
+        uint64_t sequence = 0;
+        TEST_CHECK(id_buffer_find(&buffer, added[i], &sequence));
+        TEST_CHECK_EQ(sequence, i + 1);
+    }
+    ledger_u128_t absent = {1000, 1};
+    uint64_t sequence = 0;
+    TEST_CHECK(!id_buffer_find(&buffer, absent, &sequence));
+    id_buffer_free(&buffer);
+}
+
+int main(int argc, char **argv) {
+    static const test_case_t cases[] = {
+        {"random_ids_across_merges", test_random_ids_across_merges},
+        {"reopen_mid_merge", test_reopen_mid_merge},
+        {"rollback_leaves_no_trace", test_rollback_leaves_no_trace},
+        {"bound_reached", test_bound_reached},
+        {"read_txn_visibility", test_read_txn_visibility},
+        {"verify_detects_lost_entry", test_verify_detects_lost_entry},
+        {"format_1_upgrade", test_format_1_upgrade},
+        {"buffer_truncate_model", test_buffer_truncate_model},
+    };
+    return test_main(argc, argv, cases, (int)(sizeof cases / sizeof cases[0]));
+}
