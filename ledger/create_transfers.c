@@ -417,7 +417,7 @@ static void transfer_prefetch(const ledger_t *ledger, const void *events,
         accounts_prefetch_slot(&ledger->accounts, transfer->credit_account_id);
     }
     /* Only ids that are not larger than every id are looked up. */
-    if (u128_compare(transfer->id, ledger->transfer_id_max) <= 0) {
+    if (ledger_u128_compare(transfer->id, ledger->transfer_id_max) <= 0) {
         id_buffer_prefetch(&ledger->id_buffer, transfer->id, stage);
     }
 }

@@ -151,7 +151,7 @@ void id_buffer_truncate(id_buffer_t *buffer, uint32_t count) {
 }
 
 static int entry_compare_id(const void *a, const void *b) {
-    return u128_compare(((const id_buffer_entry_t *)a)->id, ((const id_buffer_entry_t *)b)->id);
+    return ledger_u128_compare(((const id_buffer_entry_t *)a)->id, ((const id_buffer_entry_t *)b)->id);
 }
 
 void id_buffer_entries_sort(id_buffer_entry_t *entries, uint32_t count) {
@@ -182,7 +182,7 @@ int id_buffer_load_frozen(id_buffer_t *buffer, id_buffer_entry_t *entries, uint3
         memory_free(entries);
         return 0;
     }
-    for (uint32_t i = 1; i < count; i++) assert(u128_compare(entries[i - 1].id, entries[i].id) < 0);
+    for (uint32_t i = 1; i < count; i++) assert(ledger_u128_compare(entries[i - 1].id, entries[i].id) < 0);
     id_table_t frozen = {entries, count, count, NULL, 0};
     int error = table_rehash(&frozen, count);
     if (error) {

@@ -469,7 +469,7 @@ ledger_u128_t ledger_id_time_ordered(void) {
     ledger_u128_t id;
     id.hi = (now_ms & 0xFFFFFFFFFFFFull) << 16 | (id_random_next() & 0xFFFF);
     id.lo = id_random_next();
-    if (u128_compare(id, id_last) <= 0) {
+    if (ledger_u128_compare(id, id_last) <= 0) {
         /* Same millisecond (or the clock stepped back): keep increasing. */
         id = id_last;
         id.lo++;

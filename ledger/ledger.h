@@ -627,6 +627,13 @@ static inline bool ledger_u128_equal(ledger_u128_t a, ledger_u128_t b) {
     return a.hi == b.hi && a.lo == b.lo;
 }
 
+/* The order of ids as numbers (and as their big-endian keys): -1, 0, 1. */
+static inline int ledger_u128_compare(ledger_u128_t a, ledger_u128_t b) {
+    if (a.hi != b.hi) return a.hi < b.hi ? -1 : 1;
+    if (a.lo != b.lo) return a.lo < b.lo ? -1 : 1;
+    return 0;
+}
+
 static inline bool ledger_u128_is_zero(ledger_u128_t a) {
     return a.hi == 0 && a.lo == 0;
 }

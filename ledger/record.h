@@ -173,11 +173,5 @@ uint16_t get_u16(const uint8_t *bytes);
 uint32_t get_u32(const uint8_t *bytes);
 uint64_t get_u64(const uint8_t *bytes);
 
-/* u128 ordering: negative, zero or positive like memcmp. */
-static inline int u128_compare(ledger_u128_t a, ledger_u128_t b) {
-    if (a.hi != b.hi) return a.hi < b.hi ? -1 : 1;
-    if (a.lo != b.lo) return a.lo < b.lo ? -1 : 1;
-    return 0;
-}
 
 #endif

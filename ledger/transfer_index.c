@@ -96,7 +96,11 @@ static int btree_put(ledger_t *ledger, MDB_txn *txn, ledger_u128_t id, uint64_t 
     put_u64(value, sequence);
     MDB_val key = {sizeof(key_bytes), key_bytes};
     MDB_val data = {sizeof(value), value};
-    int error = mdb_put(txn, ledger->dbi_transfer_ids, &key, &data, flags);
+    MDB_cursor *cursor = txn == ledger->txn
+                             ? group_cursor(ledger, GROUP_CURSOR_TRANSFER_IDS, ledger->dbi_transfer_ids)
+                             : NULL;
+    int error = cursor != NULL ? mdb_cursor_put(cursor, &key, &data, flags)
+                               : mdb_put(txn, ledger->dbi_transfer_ids, &key, &data, flags);
     /* The id was checked absent before; KEYEXIST here is a bug. */
     assert(error != MDB_KEYEXIST);
     return store_error(error);
@@ -106,7 +110,7 @@ int transfer_index_get(ledger_t *ledger, MDB_txn *txn, ledger_u128_t id,
                        uint64_t *sequence_out, bool *found_out) {
     *found_out = false;
     if (transfer_id_is_derived(id)) return derived_index_get(ledger, txn, id, sequence_out, found_out);
-    if (u128_compare(id, ledger->transfer_id_max) > 0) return 0;
+    if (ledger_u128_compare(id, ledger->transfer_id_max) > 0) return 0;
     uint64_t sequence = 0;
     if (id_buffer_find(&ledger->id_buffer, id, &sequence) &&
         sequence <= sequence_visible(ledger, txn)) {
@@ -123,7 +127,7 @@ int transfer_index_put(ledger_t *ledger, ledger_u128_t id, uint64_t sequence) {
         return 0;
     }
     assert(sequence > ledger->transfer_ids_watermark);
-    if (u128_compare(id, ledger->transfer_id_max) > 0) {
+    if (ledger_u128_compare(id, ledger->transfer_id_max) > 0) {
         int error = btree_put(ledger, ledger->txn, id, sequence, MDB_APPEND);
         if (!error) ledger->transfer_id_max = id;
         return error;
@@ -133,7 +137,7 @@ int transfer_index_put(ledger_t *ledger, ledger_u128_t id, uint64_t sequence) {
      * wrote (the key range past that maximum holds only their ids), so
      * the B-tree takes it at little cost. Time-ordered ids from several
      * clients arrive slightly out of order, and they take this path. */
-    if (u128_compare(id, ledger->transfer_id_recent_floor) > 0) {
+    if (ledger_u128_compare(id, ledger->transfer_id_recent_floor) > 0) {
         return btree_put(ledger, ledger->txn, id, sequence, MDB_NOOVERWRITE);
     }
     if (id_buffer_add(&ledger->id_buffer, id, sequence)) return 0;
@@ -168,8 +172,9 @@ static int merge_slice(ledger_t *ledger) {
     /* One cursor for the whole slice: LMDB does not descend from the root
      * again while the next key falls on the cursor's leaf, and the keys
      * come in order. */
-    MDB_cursor *cursor = NULL;
-    int error = mdb_cursor_open(ledger->txn_group, ledger->dbi_transfer_ids, &cursor);
+    assert(ledger->txn == ledger->txn_group);
+    MDB_cursor *cursor = group_cursor(ledger, GROUP_CURSOR_TRANSFER_IDS, ledger->dbi_transfer_ids);
+    int error = cursor == NULL ? LEDGER_ERR_NO_MEMORY : 0;
     for (uint32_t i = 0; i < slice && !error; i++) {
         const id_buffer_entry_t *entry = &buffer->frozen.entries[buffer->frozen_merged];
         uint8_t key_bytes[KEY_ID_SIZE];
@@ -183,7 +188,6 @@ static int merge_slice(ledger_t *ledger) {
         assert(error != MDB_KEYEXIST);
         if (!error) buffer->frozen_merged++;
     }
-    if (cursor != NULL) mdb_cursor_close(cursor);
     return store_error(error);
 }
 
@@ -292,7 +296,7 @@ static int drop_indexed(ledger_t *ledger, MDB_txn *txn, id_buffer_entry_t *entri
 static int duplicates_refuse(ledger_t *ledger, const id_buffer_entry_t *entries,
                              uint32_t count) {
     for (uint32_t i = 1; i < count; i++) {
-        if (u128_compare(entries[i - 1].id, entries[i].id) != 0) continue;
+        if (ledger_u128_compare(entries[i - 1].id, entries[i].id) != 0) continue;
         ledger_set_error(ledger, "journal records %llu and %llu have the same transfer id",
                          (unsigned long long)entries[i - 1].sequence,
                          (unsigned long long)entries[i].sequence);

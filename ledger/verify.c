@@ -322,7 +322,7 @@ static bool index_holds(ledger_u128_t id) {
  * running maximum. */
 static bool index_required(uint64_t watermark, ledger_u128_t *id_max, bool *id_seen,
                            ledger_u128_t id, uint64_t sequence) {
-    bool appended = !*id_seen || u128_compare(id, *id_max) > 0;
+    bool appended = !*id_seen || ledger_u128_compare(id, *id_max) > 0;
     if (appended) *id_max = id;
     *id_seen = true;
     return appended || sequence <= watermark;

@@ -329,7 +329,7 @@ typedef struct grant_order {
 static int grant_order_compare(const void *a, const void *b) {
     const grant_order_t *x = a;
     const grant_order_t *y = b;
-    int order = u128_compare(x->employee_id, y->employee_id);
+    int order = ledger_u128_compare(x->employee_id, y->employee_id);
     if (order != 0) return order;
     return x->index < y->index ? -1 : x->index > y->index; /* stable */
 }

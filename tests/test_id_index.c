@@ -74,7 +74,7 @@ static void setup(fixture_t *f, ids_t *ids, const char *prefix) {
         TEST_REQUIRE(ledger_write_begin(f->ledger) == 0);
         TEST_REQUIRE(ledger_write_commit(f->ledger) == 0);
     }
-    TEST_CHECK(u128_compare(f->ledger->transfer_id_recent_floor, first.id) == 0);
+    TEST_CHECK(ledger_u128_compare(f->ledger->transfer_id_recent_floor, first.id) == 0);
 }
 
 /* Sends `count` new random transfers in one call (its own group). */
@@ -508,7 +508,7 @@ static void test_buffer_truncate_model(void) {
     TEST_CHECK_EQ(buffer.frozen.count, live);
     TEST_CHECK_EQ(buffer.active.count, 0);
     for (uint32_t i = 1; i < buffer.frozen.count; i++) {
-        TEST_CHECK(u128_compare(buffer.frozen.entries[i - 1].id, buffer.frozen.entries[i].id) < 0);
+        TEST_CHECK(ledger_u128_compare(buffer.frozen.entries[i - 1].id, buffer.frozen.entries[i].id) < 0);
     }
     for (uint32_t i = 0; i < added_count; i++) {
         uint64_t sequence = 0;

@@ -203,11 +203,6 @@ static ledger_u128_t u128_make(uint64_t hi, uint64_t lo) {
 static const ledger_u128_t U128_ZERO = {0, 0};
 static const ledger_u128_t U128_MAX = {UINT64_MAX, UINT64_MAX};
 
-static int u128_compare(ledger_u128_t a, ledger_u128_t b) {
-    if (a.hi != b.hi) return a.hi < b.hi ? -1 : 1;
-    if (a.lo != b.lo) return a.lo < b.lo ? -1 : 1;
-    return 0;
-}
 
 static uint64_t u128_hash(ledger_u128_t id) {
     uint64_t x = id.hi * UINT64_C(0x9E3779B97F4A7C15) ^ id.lo;
@@ -1122,7 +1117,7 @@ static int expiry_candidate_compare(const void *a, const void *b) {
     if (x->expires_at != y->expires_at) {
         return x->expires_at < y->expires_at ? -1 : 1;
     }
-    return u128_compare(x->id, y->id);
+    return ledger_u128_compare(x->id, y->id);
 }
 
 /* Expires due pending transfers as the engine must at the start of

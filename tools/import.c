@@ -540,19 +540,13 @@ static void import_summary(const import_options_t *options, const import_file_t 
     printf(" (%.3f s, %.0f rows/s)\n", seconds, rate);
 }
 
-static int import_compare_u128(ledger_u128_t a, ledger_u128_t b) {
-    if (a.hi != b.hi) return a.hi < b.hi ? -1 : 1;
-    if (a.lo != b.lo) return a.lo < b.lo ? -1 : 1;
-    return 0;
-}
-
 /* Grant rows: by grant id and plan, then employee id, then line. */
 static int import_grant_row_compare(const void *a, const void *b) {
     const import_row_t *x = a;
     const import_row_t *y = b;
-    int order = import_compare_u128(x->u.grant.grant_id, y->u.grant.grant_id);
-    if (order == 0) order = import_compare_u128(x->u.grant.plan_id, y->u.grant.plan_id);
-    if (order == 0) order = import_compare_u128(x->u.grant.employee_id, y->u.grant.employee_id);
+    int order = ledger_u128_compare(x->u.grant.grant_id, y->u.grant.grant_id);
+    if (order == 0) order = ledger_u128_compare(x->u.grant.plan_id, y->u.grant.plan_id);
+    if (order == 0) order = ledger_u128_compare(x->u.grant.employee_id, y->u.grant.employee_id);
     if (order == 0) order = x->line < y->line ? -1 : x->line > y->line;
     return order;
 }
@@ -578,8 +572,8 @@ static void import_grants_order(import_row_t *rows, size_t count) {
     while (start < count) {
         size_t end = start + 1;
         while (end < count &&
-               import_compare_u128(rows[end].u.grant.grant_id, rows[start].u.grant.grant_id) == 0 &&
-               import_compare_u128(rows[end].u.grant.plan_id, rows[start].u.grant.plan_id) == 0) {
+               ledger_u128_compare(rows[end].u.grant.grant_id, rows[start].u.grant.grant_id) == 0 &&
+               ledger_u128_compare(rows[end].u.grant.plan_id, rows[start].u.grant.plan_id) == 0) {
             end++;
         }
         qsort(rows + start, end - start, sizeof(*rows), import_grant_row_compare);
