@@ -419,6 +419,7 @@ static void transfer_prefetch(const ledger_t *ledger, const void *events,
     /* Only ids that are not larger than every id are looked up. */
     if (ledger_u128_compare(transfer->id, ledger->transfer_id_max) <= 0) {
         id_buffer_prefetch(&ledger->id_buffer, transfer->id, stage);
+        if (stage == 1) id_filter_prefetch(&ledger->id_filter, transfer->id);
     }
 }
 

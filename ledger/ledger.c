@@ -103,6 +103,7 @@ static void ledger_free(ledger_t *ledger) {
     signing_close(ledger);
     accounts_free(&ledger->accounts);
     id_buffer_free(&ledger->id_buffer);
+    id_filter_free(&ledger->id_filter);
     welfare_cache_free(&ledger->welfare_cache);
     memory_free(ledger->path);
     memory_free(ledger);

@@ -24,6 +24,7 @@
 #include "audit.h"
 #include "ledger.h"
 #include "id_buffer.h"
+#include "id_filter.h"
 #include "record.h"
 #include "welfare_cache.h"
 
@@ -78,6 +79,7 @@ struct ledger {
     ledger_u128_t transfer_id_max; /* largest id in transfer_ids (or 0) */
     /* The transfer id index's memory and its watermark (transfer_index.c). */
     id_buffer_t id_buffer;
+    id_filter_t id_filter; /* the ids in the transfer_ids B-tree (writable handles) */
     uint64_t transfer_ids_watermark;
     /* transfer_id_max at the start of each of the last groups (a ring),
      * and the oldest of them: ids above it go into the B-tree. */

@@ -103,6 +103,7 @@ static int btree_put(ledger_t *ledger, MDB_txn *txn, ledger_u128_t id, uint64_t 
                                : mdb_put(txn, ledger->dbi_transfer_ids, &key, &data, flags);
     /* The id was checked absent before; KEYEXIST here is a bug. */
     assert(error != MDB_KEYEXIST);
+    if (!error) id_filter_add(&ledger->id_filter, id);
     return store_error(error);
 }
 
@@ -118,6 +119,8 @@ int transfer_index_get(ledger_t *ledger, MDB_txn *txn, ledger_u128_t id,
         *found_out = true;
         return 0;
     }
+    /* Most new ids stop here: not in the B-tree, nor in any snapshot. */
+    if (!id_filter_maybe(&ledger->id_filter, id)) return 0;
     return btree_get(ledger, txn, id, sequence_out, found_out);
 }
 
@@ -186,7 +189,10 @@ static int merge_slice(ledger_t *ledger) {
         error = mdb_cursor_put(cursor, &key, &data, MDB_NOOVERWRITE);
         /* Absent by construction (transfer_index.c, top). */
         assert(error != MDB_KEYEXIST);
-        if (!error) buffer->frozen_merged++;
+        if (!error) {
+            id_filter_add(&ledger->id_filter, entry->id);
+            buffer->frozen_merged++;
+        }
     }
     return store_error(error);
 }
@@ -305,8 +311,34 @@ static int duplicates_refuse(ledger_t *ledger, const id_buffer_entry_t *entries,
     return 0;
 }
 
+/* Adds every id of the B-tree to the filter (writable handles): one pass
+ * in key order. */
+static int filter_fill(ledger_t *ledger, MDB_txn *txn) {
+    if (ledger->options.read_only) return 0;
+    int error = id_filter_init(&ledger->id_filter, TRANSFER_ID_FILTER_BYTES);
+    if (error) return error;
+    MDB_cursor *cursor = NULL;
+    error = mdb_cursor_open(txn, ledger->dbi_transfer_ids, &cursor);
+    if (error) return error;
+    MDB_val key;
+    MDB_val data;
+    for (error = mdb_cursor_get(cursor, &key, &data, MDB_FIRST); error == 0;
+         error = mdb_cursor_get(cursor, &key, &data, MDB_NEXT)) {
+        if (key.mv_size != KEY_ID_SIZE) {
+            error = LEDGER_ERR_CORRUPT;
+            ledger_set_error(ledger, "transfer id index key has size %zu", key.mv_size);
+            break;
+        }
+        id_filter_add(&ledger->id_filter, key_id_decode(key.mv_data));
+    }
+    mdb_cursor_close(cursor);
+    return error == MDB_NOTFOUND ? 0 : error;
+}
+
 int transfer_index_open(ledger_t *ledger, MDB_txn *txn) {
     id_buffer_init(&ledger->id_buffer, ledger->options.transfer_id_buffer_max);
+    int error = filter_fill(ledger, txn);
+    if (error) return error;
     for (uint32_t i = 0; i < TRANSFER_ID_RECENT_GROUPS; i++) {
         ledger->transfer_id_max_recent[i] = ledger->transfer_id_max;
     }
@@ -314,7 +346,7 @@ int transfer_index_open(ledger_t *ledger, MDB_txn *txn) {
     if (ledger->transfer_ids_watermark >= ledger->sequence) return 0;
     id_buffer_entry_t *entries = NULL;
     uint32_t count = 0;
-    int error = journal_collect(ledger, txn, &entries, &count);
+    error = journal_collect(ledger, txn, &entries, &count);
     if (!error) {
         id_buffer_entries_sort(entries, count);
         error = duplicates_refuse(ledger, entries, count);

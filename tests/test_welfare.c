@@ -2736,6 +2736,49 @@ static void case_grant_order(void) {
     wf_close(bulk);
 }
 
+/* A bulk grant in requests whose employee ranges meet, touch and miss the
+ * entries of the grant's earlier requests: an entry at either end of the
+ * range is found (EXISTS, or with other fields), and a request between
+ * earlier entries, which skips the lookup per entry, grants each once. */
+static uint32_t grant_pair(wf_t *w, uint64_t grant_id, uint64_t e1, uint64_t a1, uint64_t e2,
+                           uint64_t a2, uint32_t results[2]) {
+    welfare_grant_entry_t entries[2] = {{id128(e1), a1}, {id128(e2), a2}};
+    TEST_CHECK_EQ(welfare_grant(w->f.ledger, id128(grant_id), id128(PLAN_A), entries, 2, results),
+                  0);
+    return results[0];
+}
+
+static void case_grant_ranges(void) {
+    wf_t *w = world_open("welfare_grant_ranges");
+    int64_t funds = wf_funds(w, F1);
+    uint32_t r[2];
+    grant_pair(w, 4003, E6, 100, E2, 100, r);
+    TEST_CHECK(r[0] == WELFARE_RESULT_OK && r[1] == WELFARE_RESULT_OK);
+    /* E6 is the first employee of this request's range. */
+    grant_pair(w, 4003, E7, 100, E6, 100, r);
+    TEST_CHECK(r[0] == WELFARE_RESULT_OK && r[1] == WELFARE_RESULT_EXISTS);
+    /* E2 is the last, asked with another amount. */
+    grant_pair(w, 4003, E2, 200, E1, 100, r);
+    TEST_CHECK(r[0] == WELFARE_RESULT_EXISTS_WITH_DIFFERENT_FIELDS && r[1] == WELFARE_RESULT_OK);
+    /* Between E2 and E6: no entry of the grant in the range. */
+    grant_pair(w, 4003, E5, 100, E4, 100, r);
+    TEST_CHECK(r[0] == WELFARE_RESULT_OK && r[1] == WELFARE_RESULT_OK);
+    grant_pair(w, 4003, E5, 100, E4, 100, r);
+    TEST_CHECK(r[0] == WELFARE_RESULT_EXISTS && r[1] == WELFARE_RESULT_EXISTS);
+    /* Another grant id is its own range: the same employees again. */
+    grant_pair(w, 4004, E4, 100, E5, 100, r);
+    TEST_CHECK(r[0] == WELFARE_RESULT_OK && r[1] == WELFARE_RESULT_OK);
+    TEST_CHECK_EQ(wf_funds(w, F1), funds - 800);
+    const uint64_t granted[] = {E1, E2, E4, E5, E6, E7};
+    for (size_t i = 0; i < sizeof granted / sizeof granted[0]; i++) {
+        welfare_wallet_t wallet = wf_wallet(w, granted[i]);
+        TEST_CHECK_EQ(wallet.pots_count, 1u);
+        uint64_t expected = granted[i] == E4 || granted[i] == E5 ? 200 : 100;
+        TEST_CHECK(wallet.pots_count == 1 && wallet.pots[0].balance == expected);
+    }
+    wf_close(w);
+}
+
 /* One entry of a registry batch, and the same operation made alone. */
 static welfare_register_entry_t reg_funder(uint64_t id, uint32_t kind) {
     welfare_register_entry_t e = {.kind = WELFARE_REGISTER_FUNDER};
@@ -3228,6 +3271,7 @@ int main(int argc, char **argv) {
         {"purchases_batch", case_purchases_batch},
         {"register_batch", case_register_batch},
         {"grant_order", case_grant_order},
+        {"grant_ranges", case_grant_ranges},
     };
     setvbuf(stdout, NULL, _IOLBF, 0);
     return test_main(argc, argv, cases, (int)(sizeof cases / sizeof cases[0]));
