@@ -32,7 +32,7 @@ static uint32_t filter_bit(uint64_t hash, int i) {
 int id_filter_init(id_filter_t *filter, uint64_t bytes) {
     memset(filter, 0, sizeof(*filter));
     uint64_t blocks = bytes / (FILTER_BLOCK_WORDS * sizeof(uint64_t));
-    if (blocks == 0 || (blocks & (blocks - 1)) != 0 || blocks > (1u << 20)) {
+    if ((bytes & (bytes - 1)) != 0 || blocks == 0 || blocks > (1u << 20)) {
         return LEDGER_ERR_INVALID_ARGUMENT;
     }
     filter->words = memory_calloc(blocks * FILTER_BLOCK_WORDS, sizeof(uint64_t));

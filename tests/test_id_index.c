@@ -12,7 +12,8 @@
  * reopens (the buffer rebuilt from the journal, also in the middle of a
  * merge), rollbacks of groups and linked chains, verification (and its
  * failure when the B-tree loses an entry below the watermark) and the
- * upgrade of a format-1 directory. The internal header is included to see
+ * upgrade of a format-1 directory; and the Bloom filter of the B-tree's ids
+ * (ledger/id_filter.c). The internal header is included to see
  * the buffer's state, so that the cases can assert they reached it.
  */
 #include <inttypes.h>
@@ -521,6 +522,68 @@ static void test_buffer_truncate_model(void) {
     id_buffer_free(&buffer);
 }
 
+/* The Bloom filter alone: every id added is "maybe", few others are; a
+ * disabled filter says "maybe" to all; a size that is not a whole power
+ * of two of cache lines is refused. */
+static void test_filter_alone(void) {
+    enum { BYTES = 64 << 10, ADDED = 50000, OTHERS = 100000 };
+    id_filter_t filter;
+    TEST_REQUIRE(id_filter_init(&filter, BYTES) == 0);
+    ids_t ids = {.state = 7};
+    uint64_t first_state = ids.state;
+    for (uint32_t i = 0; i < ADDED; i++) id_filter_add(&filter, random_transfer(&ids).id);
+    ids.state = first_state;
+    uint32_t missed = 0;
+    for (uint32_t i = 0; i < ADDED; i++) missed += !id_filter_maybe(&filter, random_transfer(&ids).id);
+    TEST_CHECK_EQ(missed, 0);
+    /* About 10 bits per id, 4 of them set per id: about 1% false
+     * positives; 3% leaves room for the draw. */
+    uint32_t false_positives = 0;
+    for (uint32_t i = 0; i < OTHERS; i++) false_positives += id_filter_maybe(&filter, random_transfer(&ids).id);
+    printf("# %u false positives in %u ids never added\n", false_positives, OTHERS);
+    TEST_CHECK(false_positives < OTHERS * 3 / 100);
+    id_filter_free(&filter);
+    TEST_CHECK(id_filter_maybe(&filter, random_transfer(&ids).id));
+    TEST_CHECK_EQ(id_filter_init(&filter, 100), LEDGER_ERR_INVALID_ARGUMENT);
+    TEST_CHECK_EQ(id_filter_init(&filter, 32), LEDGER_ERR_INVALID_ARGUMENT);
+    TEST_CHECK(id_filter_maybe(&filter, random_transfer(&ids).id));
+}
+
+/* A writable handle's filter holds every id of the B-tree after a reopen
+ * (filled at open), merged ones included; a read-only handle has none
+ * (it cannot see the writer's puts) and still finds every id. */
+static void test_filter_at_open(void) {
+    fixture_t f;
+    ids_t ids;
+    setup(&f, &ids, "id-filter");
+    for (uint32_t i = 0; i < 40; i++) send_batch(&f, &ids, BATCH);
+    TEST_CHECK(f.ledger->transfer_ids_watermark > ACCOUNTS + 1); /* some merged */
+    fixture_shut(&f);
+    fixture_reopen(&f);
+    TEST_REQUIRE(f.ledger->id_filter.words != NULL);
+    uint32_t in_tree = 0;
+    for (uint32_t i = 0; i < ids.count; i++) {
+        uint64_t sequence = 0;
+        if (id_buffer_find(&f.ledger->id_buffer, ids.transfers[i].id, &sequence)) continue;
+        in_tree++;
+        TEST_CHECK(id_filter_maybe(&f.ledger->id_filter, ids.transfers[i].id));
+    }
+    TEST_CHECK(in_tree > 0);
+    check_all(&f, &ids);
+    fixture_shut(&f);
+    ledger_options_t read_only = {.read_only = true, .transfer_id_buffer_max = ID_BOUND};
+    f.options = read_only;
+    fixture_reopen(&f);
+    TEST_CHECK(f.ledger->id_filter.words == NULL);
+    for (uint32_t i = 0; i < ids.count; i++) {
+        ledger_transfer_t found;
+        uint32_t found_count = 0;
+        TEST_CHECK_EQ(ledger_lookup_transfers(f.ledger, &ids.transfers[i].id, 1, &found, &found_count), 0);
+        TEST_CHECK_EQ(found_count, 1);
+    }
+    fixture_close(&f);
+}
+
 int main(int argc, char **argv) {
     static const test_case_t cases[] = {
         {"random_ids_across_merges", test_random_ids_across_merges},
@@ -531,6 +594,8 @@ int main(int argc, char **argv) {
         {"verify_detects_lost_entry", test_verify_detects_lost_entry},
         {"format_1_upgrade", test_format_1_upgrade},
         {"buffer_truncate_model", test_buffer_truncate_model},
+        {"filter_alone", test_filter_alone},
+        {"filter_at_open", test_filter_at_open},
     };
     return test_main(argc, argv, cases, (int)(sizeof cases / sizeof cases[0]));
 }
