@@ -193,13 +193,14 @@ int store_hold_index_first_due(ledger_t *ledger, uint64_t now, uint64_t *expires
 /* Index of an employee's open holds: 'W' employee id, purchase id. */
 int store_employee_hold_put(ledger_t *ledger, ledger_u128_t employee_id, ledger_u128_t purchase_id);
 int store_employee_hold_delete(ledger_t *ledger, ledger_u128_t employee_id, ledger_u128_t purchase_id);
-/* Prefetching for batches (welfare_purchases), by the registry cache
- * hash of a record's key: of 'E' (and other type + id keys), of 'C' and
- * 'U' (type, employee id, year). store_cache_prefetch: stage 1 the cache
+/* Prefetching for batches (welfare_purchases, welfare_grant), by the
+ * registry cache hash of a record's key: of 'E' (and other type + id
+ * keys), of 'C' and 'U' (type, employee id, year), of a pot. store_cache_prefetch: stage 1 the cache
  * slot, stage 2 the entry (welfare_cache_prefetch); hints only, and
  * nothing outside a write group. */
 uint64_t store_cache_hash_u128(char type, ledger_u128_t id);
 uint64_t store_cache_hash_employee_year(char type, ledger_u128_t employee_id, uint32_t year);
+uint64_t store_cache_hash_pot(ledger_u128_t employee_id, ledger_u128_t plan_id);
 void store_cache_prefetch(ledger_t *ledger, uint64_t hash, int stage);
 /* The pot account numbers (at most numbers_max) of an employee whose
  * record is in the registry cache (`hash` = its key's), for prefetching

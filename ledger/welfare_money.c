@@ -142,6 +142,8 @@ typedef struct grant_sorted {
     uint32_t *results;
 } grant_sorted_t;
 
+enum { GRANT_PREFETCH_RING = 8 };
+
 typedef struct grant_context {
     ledger_u128_t grant_id;
     ledger_u128_t plan_id;
@@ -154,7 +156,33 @@ typedef struct grant_context {
      * first and the last employee of the request: an entry needs a lookup
      * only after one of the same employee. */
     bool fresh;
+    /* grant_prefetch: the cache hashes of the employee and pot of the
+     * entries ahead, by entry index modulo the ring's size. */
+    uint64_t employee_hashes[GRANT_PREFETCH_RING];
+    uint64_t pot_hashes[GRANT_PREFETCH_RING];
 } grant_context_t;
+
+/* A grant's employees are spread over the registry cache: each entry's
+ * employee record and pot would be a cache miss (slot, then entry). The
+ * slots of the entry GRANT_PREFETCH_RING ahead are fetched, then the
+ * records of the one half as far ahead. */
+static void grant_prefetch(ledger_t *ledger, grant_context_t *grant,
+                           const welfare_grant_entry_t *entries, uint32_t index) {
+    uint32_t ahead = index + GRANT_PREFETCH_RING;
+    if (ahead < grant->count) {
+        uint32_t slot = ahead % GRANT_PREFETCH_RING;
+        grant->employee_hashes[slot] = store_cache_hash_u128('E', entries[ahead].employee_id);
+        grant->pot_hashes[slot] = store_cache_hash_pot(entries[ahead].employee_id, grant->plan_id);
+        store_cache_prefetch(ledger, grant->employee_hashes[slot], 1);
+        store_cache_prefetch(ledger, grant->pot_hashes[slot], 1);
+    }
+    ahead = index + GRANT_PREFETCH_RING / 2;
+    if (index >= GRANT_PREFETCH_RING / 2 && ahead < grant->count) {
+        uint32_t slot = ahead % GRANT_PREFETCH_RING;
+        store_cache_prefetch(ledger, grant->employee_hashes[slot], 2);
+        store_cache_prefetch(ledger, grant->pot_hashes[slot], 2);
+    }
+}
 
 static void grant_digest(const grant_context_t *grant, const welfare_grant_entry_t *entry,
                          uint8_t digest[16]) {
@@ -375,8 +403,11 @@ static int grant_ordered_entry(ledger_t *ledger, void *context, uint32_t index,
             grant->fresh = !any;
         }
     }
-    if (grant->sorted == NULL) return grant_entry(ledger, grant, &grant->entries[index], true, result_out);
-    const welfare_grant_entry_t *entry = &grant->sorted->entries[index];
+    const welfare_grant_entry_t *entries =
+        grant->sorted != NULL ? grant->sorted->entries : grant->entries;
+    grant_prefetch(ledger, grant, entries, index);
+    if (grant->sorted == NULL) return grant_entry(ledger, grant, &entries[index], true, result_out);
+    const welfare_grant_entry_t *entry = &entries[index];
     bool lookup = !grant->fresh || (index > 0 && ledger_u128_equal(entry[-1].employee_id,
                                                                    entry->employee_id));
     return grant_entry(ledger, grant, entry, lookup, result_out);
@@ -395,7 +426,8 @@ int welfare_grant(ledger_t *ledger, ledger_u128_t grant_id, ledger_u128_t plan_i
     /* One nested transaction per employee cost more than the entry itself:
      * grant_entry refuses only before its first write, so it runs without
      * a chain (a refusal after a write would fail the whole group). */
-    grant_context_t grant = {grant_id, plan_id, entries, count, NULL, false};
+    grant_context_t grant = {.grant_id = grant_id, .plan_id = plan_id, .entries = entries,
+                             .count = count};
     int error = welfare_run_direct_entries(ledger, grant_ordered_entry, &grant, count, results_out);
     grant_sorted_t *sorted = grant.sorted;
     if (sorted != NULL) {

@@ -408,6 +408,12 @@ static void key_pot(welfare_key_t *key, ledger_u128_t employee_id, ledger_u128_t
     codec_put_u128_be(&key->codec, plan_id);
 }
 
+uint64_t store_cache_hash_pot(ledger_u128_t employee_id, ledger_u128_t plan_id) {
+    welfare_key_t key;
+    key_pot(&key, employee_id, plan_id);
+    return welfare_cache_hash(key.bytes, key.codec.at);
+}
+
 int store_pot_get(ledger_t *ledger, MDB_txn *txn, ledger_u128_t employee_id,
                   ledger_u128_t plan_id, pot_record_t *out, bool *found_out) {
     welfare_key_t key;

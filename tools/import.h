@@ -22,7 +22,7 @@ enum {
     /* Most rows of one file. */
     IMPORT_ROWS_MAX = 4000000,
     /* Batch requests in flight on the connection (each up to a frame). */
-    IMPORT_BATCHES_IN_FLIGHT = 4,
+    IMPORT_BATCHES_IN_FLIGHT = 8,
     /* Upper bounds of one encoded row of a batch request, bytes, to keep
      * every request under the server's frame_size_max. A registry row is
      * at most a plan (four ids, five numbers) or an employee and its cap
