@@ -416,11 +416,13 @@ static void transfer_prefetch(const ledger_t *ledger, const void *events,
         accounts_prefetch_slot(&ledger->accounts, transfer->debit_account_id);
         accounts_prefetch_slot(&ledger->accounts, transfer->credit_account_id);
     }
-    /* Only ids that are not larger than every id are looked up. */
+    /* Only ids that are not larger than every id are looked up; the
+     * filter's line is read by that lookup or written when the id goes
+     * into the B-tree, so it is fetched for every id. */
     if (ledger_u128_compare(transfer->id, ledger->transfer_id_max) <= 0) {
         id_buffer_prefetch(&ledger->id_buffer, transfer->id, stage);
-        if (stage == 1) id_filter_prefetch(&ledger->id_filter, transfer->id);
     }
+    if (stage == 1) id_filter_prefetch(&ledger->id_filter, transfer->id);
 }
 
 static const batch_ops_t transfer_batch_ops = {

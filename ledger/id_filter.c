@@ -37,6 +37,9 @@ int id_filter_init(id_filter_t *filter, uint64_t bytes) {
     }
     filter->words = memory_calloc(blocks * FILTER_BLOCK_WORDS, sizeof(uint64_t));
     if (filter->words == NULL) return LEDGER_ERR_NO_MEMORY;
+    /* Read and written at random: with 4 KiB pages every access would
+     * miss the TLB as well as the cache (before its pages are touched). */
+    memory_advise_huge_pages(filter->words, bytes);
     filter->blocks_mask = blocks - 1;
     return 0;
 }
