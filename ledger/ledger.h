@@ -306,7 +306,8 @@ typedef struct ledger_options {
      * per 1M, up to twice that while a frozen set merges), minimum 16.
      * Past it, such ids are written into the index one by one (slower).
      * Opening rereads the journal records not yet written, at most about
-     * twice this many. */
+     * twice this many. A writable handle also keeps a 16 MiB filter of
+     * the indexed ids (filled at open, touched as ids land in it). */
     uint32_t transfer_id_buffer_max;
 } ledger_options_t;
 
