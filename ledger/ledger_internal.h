@@ -141,6 +141,11 @@ int store_error(int error);
  * store_error(error). */
 int store_commit_error(ledger_t *ledger, int error);
 
+/* The sequence of the journal's last record in `txn` (*sequence_out 0
+ * when the journal is empty). Returns 0, LEDGER_ERR_CORRUPT (a key of
+ * another size) or an MDB code. */
+int store_journal_last(ledger_t *ledger, MDB_txn *txn, uint64_t *sequence_out);
+
 /* Meta values (u64, little-endian). */
 int store_meta_get_u64(ledger_t *ledger, MDB_txn *txn, const char *key,
                        uint64_t *value_out, bool *found_out);

@@ -193,20 +193,6 @@ static int replay_window_read(MDB_cursor *cursor, replay_window_t *window,
     return 0;
 }
 
-/* The sequence of the journal's last record (0 when empty or unreadable). */
-static uint64_t journal_last_sequence(ledger_t *ledger, MDB_txn *txn) {
-    MDB_cursor *cursor = NULL;
-    MDB_val key;
-    MDB_val data;
-    uint64_t last = 0;
-    if (mdb_cursor_open(txn, ledger->dbi_journal, &cursor) != 0) return 0;
-    if (mdb_cursor_get(cursor, &key, &data, MDB_LAST) == 0 && key.mv_size == KEY_SEQUENCE_SIZE) {
-        last = key_sequence_decode(key.mv_data);
-    }
-    mdb_cursor_close(cursor);
-    return last;
-}
-
 /* Replays records after the checkpoint; leaves sequence, chain head and
  * last timestamp at the last record. */
 static int replay_journal(ledger_t *ledger, MDB_txn *txn) {
@@ -249,7 +235,8 @@ static int replay_journal(ledger_t *ledger, MDB_txn *txn) {
     }
     mdb_cursor_close(cursor);
     if (!error && ledger->sequence < ledger->checkpoint_sequence) {
-        uint64_t last = journal_last_sequence(ledger, txn);
+        uint64_t last = 0;
+        (void)store_journal_last(ledger, txn, &last); /* for the message only */
         ledger_set_error(ledger, "the checkpoint covers the journal up to sequence %llu but "
                                  "the journal ends at %llu: records %llu..%llu are missing",
                          (unsigned long long)ledger->checkpoint_sequence,

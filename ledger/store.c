@@ -141,8 +141,7 @@ static int store_open_databases(ledger_t *ledger, MDB_txn *txn, bool create) {
     return 0;
 }
 
-/* The sequence of the journal's last record, 0 when it is empty. */
-static int store_journal_last(ledger_t *ledger, MDB_txn *txn, uint64_t *sequence_out) {
+int store_journal_last(ledger_t *ledger, MDB_txn *txn, uint64_t *sequence_out) {
     MDB_cursor *cursor = NULL;
     int error = mdb_cursor_open(txn, ledger->dbi_journal, &cursor);
     if (error) return error;
