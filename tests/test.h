@@ -3,7 +3,7 @@
  *
  * Each test program lists its cases in one table and calls test_main().
  * Every case runs in order; a failed check prints its file, line and
- * expression as a TAP diagnostic and marks the case failed, and the case
+ * expression as a TAP diagnostic (and on stderr) and marks the case failed, and the case
  * goes on (so one run shows every broken check). The program prints one
  * "ok N - name" or "not ok N - name" line per case, and exits 1 if any case
  * failed. .ci/run counts those lines across all programs.
@@ -16,6 +16,7 @@
 #define BORSELLINO_TEST_H
 
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,13 +34,27 @@ static uint64_t test_seed;
 /* From --ops, else 0 (a randomized case then uses its default size). */
 static uint64_t test_ops;
 
+/* A failure's message goes to stdout, as a TAP diagnostic, and to stderr:
+ * meson's console and the CI log show a failing test's stderr, not its
+ * stdout, and the cause of a failure must reach them. */
+__attribute__((format(printf, 1, 2))) static inline void test_failure_print(const char *format,
+                                                                           ...) {
+    va_list arguments;
+    va_start(arguments, format);
+    vprintf(format, arguments);
+    va_end(arguments);
+    fflush(stdout);
+    va_start(arguments, format);
+    vfprintf(stderr, format, arguments);
+    va_end(arguments);
+}
+
 #define TEST_CHECK(condition)                                                 \
     do {                                                                      \
         if (!(condition)) {                                                   \
             test_failures_in_case++;                                          \
-            printf("# %s:%d: check failed: %s\n", __FILE__, __LINE__,         \
-                   #condition);                                               \
-            fflush(stdout);                                                   \
+            test_failure_print("# %s:%d: check failed: %s\n", __FILE__,      \
+                               __LINE__, #condition);                         \
         }                                                                     \
     } while (0)
 
@@ -50,10 +65,9 @@ static uint64_t test_ops;
         long long test_expected_ = (long long)(expected);                     \
         if (test_actual_ != test_expected_) {                                 \
             test_failures_in_case++;                                          \
-            printf("# %s:%d: %s == %lld, expected %s == %lld\n", __FILE__,    \
-                   __LINE__, #actual, test_actual_, #expected,                \
-                   test_expected_);                                           \
-            fflush(stdout);                                                   \
+            test_failure_print("# %s:%d: %s == %lld, expected %s == %lld\n", \
+                               __FILE__, __LINE__, #actual, test_actual_,     \
+                               #expected, test_expected_);                    \
         }                                                                     \
     } while (0)
 
@@ -62,8 +76,9 @@ static uint64_t test_ops;
 #define TEST_REQUIRE(condition)                                               \
     do {                                                                      \
         if (!(condition)) {                                                   \
-            printf("# %s:%d: required check failed: %s\nBail out!\n",         \
-                   __FILE__, __LINE__, #condition);                           \
+            test_failure_print("# %s:%d: required check failed: %s\n",       \
+                               __FILE__, __LINE__, #condition);               \
+            printf("Bail out!\n");                                            \
             fflush(stdout);                                                   \
             exit(1);                                                          \
         }                                                                     \

@@ -26,8 +26,11 @@
  *    ~500 requests) on a shared 2-core CI machine can catch a neighbour's
  *    burst or one slow fsync (single intervals were seen to range from 40
  *    to 90 ms at a steady 50 k/s); a real drift moves every late interval.
- *    One-sided: a lower late p99 is not a degradation.
+ *    One-sided: a lower late p99 is not a degradation. Over the limit,
+ *    the soak runs as many intervals again and compares those instead: a
+ *    real drift shows again in them, a burst of noise does not.
  *  - every interval's bench reported no error and matching balances.
+ * On a failure the interval table goes to stderr too, for the CI log.
  *
  * Modes: default (CI) 120 s, 10-s intervals, 30-s warm-up; `--long` the
  * documented hour at half of peak (no cap): 3600 s, 60-s intervals, 300-s
@@ -220,25 +223,29 @@ static uint64_t soak_rate(const server_t *server) {
     return rate < SOAK_RATE_MIN ? SOAK_RATE_MIN : rate;
 }
 
-static void soak_report(uint32_t count) {
+static void soak_report(FILE *stream, uint32_t count) {
     for (uint32_t i = 0; i < count; i++) {
         const soak_interval_t *interval = &intervals[i];
-        printf("# interval %2u (t=%4us): %7.0f transfers/s, p99 %7.2f ms, RssAnon %6.0f kB,"
-               " VmRSS %7.0f kB%s%s\n",
-               i, interval->start_s, interval->per_second, interval->p99_ms,
-               interval->samples ? interval_rss_median(interval, true) : 0,
-               interval->samples ? interval_rss_median(interval, false) : 0,
-               interval->start_s < soak.warmup_s ? " (warm-up)" : "",
-               interval->ok ? "" : " FAILED");
+        fprintf(stream,
+                "# interval %2u (t=%4us): %7.0f transfers/s, p99 %7.2f ms, RssAnon %6.0f kB,"
+                " VmRSS %7.0f kB%s%s\n",
+                i, interval->start_s, interval->per_second, interval->p99_ms,
+                interval->samples ? interval_rss_median(interval, true) : 0,
+                interval->samples ? interval_rss_median(interval, false) : 0,
+                interval->start_s < soak.warmup_s ? " (warm-up)" : "",
+                interval->ok ? "" : " FAILED");
     }
 }
 
-static void soak_check(uint32_t count) {
+/* The first interval that starts after the warm-up. */
+static uint32_t soak_first_measured(uint32_t count) {
     uint32_t first = 0;
     while (first < count && intervals[first].start_s < soak.warmup_s) first++;
-    uint32_t measured = count - first;
-    TEST_CHECK(measured >= 2);
-    if (measured < 2) return;
+    return first;
+}
+
+/* Memory: RssAnon of the first measured interval against the last. */
+static void soak_check_memory(uint32_t first, uint32_t count) {
     double rss_first = interval_rss_median(&intervals[first], true);
     double rss_last = interval_rss_median(&intervals[count - 1], true);
     double growth = (rss_last - rss_first) / rss_first;
@@ -247,15 +254,37 @@ static void soak_check(uint32_t count) {
            interval_rss_median(&intervals[first], false),
            interval_rss_median(&intervals[count - 1], false));
     TEST_CHECK(growth <= SOAK_RSS_GROWTH_MAX);
-    uint32_t half = measured / 2;
+}
+
+/* The p99 drift of the last `half` intervals before `count` over the
+ * `half` from `first`: medians of each group. */
+static double soak_p99_drift(uint32_t first, uint32_t half, uint32_t count) {
     double p99_early = p99_median(first, first + half);
     double p99_late = p99_median(count - half, count);
     double drift = (p99_late - p99_early) / p99_early;
     printf("# p99 (median of %u intervals): %.2f ms -> %.2f ms: %+.1f%% (limit +%.0f%%)\n",
            half, p99_early, p99_late, drift * 100, SOAK_P99_DRIFT_MAX * 100);
-    /* One-sided: a soak looks for degradation; a late p99 lower than the
-     * early one is noise or caches warming, not a problem. */
-    TEST_CHECK(drift <= SOAK_P99_DRIFT_MAX);
+    return drift;
+}
+
+/* Runs intervals [from, to) at `rate`, each its own bench. */
+static void soak_run_intervals(const server_t *server, uint64_t rate, uint32_t from,
+                               uint32_t to) {
+    char output[SOAK_OUTPUT_MAX];
+    for (uint32_t i = from; i < to; i++) {
+        soak_interval_t *interval = &intervals[i];
+        interval->start_s = i * soak.interval_s;
+        int code = bench_run(server, rate, soak.interval_s, SOAK_ACCOUNTS, interval, output,
+                             sizeof output);
+        interval->p99_ms = json_number(output, "latency_ms_p99");
+        interval->per_second = json_number(output, "transfers_per_second");
+        interval->ok = code == 0 && strstr(output, "\"verified\":true") != NULL &&
+                       json_number(output, "errors") == 0;
+        if (!interval->ok) printf("# bench exit %d: %s\n", code, output);
+        TEST_CHECK(interval->ok);
+        TEST_CHECK(interval->samples > 0);
+        fflush(stdout);
+    }
 }
 
 static void test_soak(void) {
@@ -271,23 +300,28 @@ static void test_soak(void) {
     printf("# soak: %u s at %" PRIu64 " transfers/s (batches of %d, %d connections), "
            "%u-s intervals, %u-s warm-up\n",
            soak.duration_s, rate, SOAK_BATCH, SOAK_CONNECTIONS, soak.interval_s, soak.warmup_s);
-    char output[SOAK_OUTPUT_MAX];
-    for (uint32_t i = 0; i < count; i++) {
-        soak_interval_t *interval = &intervals[i];
-        interval->start_s = i * soak.interval_s;
-        int code = bench_run(&server, rate, soak.interval_s, SOAK_ACCOUNTS, interval, output,
-                             sizeof output);
-        interval->p99_ms = json_number(output, "latency_ms_p99");
-        interval->per_second = json_number(output, "transfers_per_second");
-        interval->ok = code == 0 && strstr(output, "\"verified\":true") != NULL &&
-                       json_number(output, "errors") == 0;
-        if (!interval->ok) printf("# bench exit %d: %s\n", code, output);
-        TEST_CHECK(interval->ok);
-        TEST_CHECK(interval->samples > 0);
-        fflush(stdout);
+    soak_run_intervals(&server, rate, 0, count);
+    uint32_t first = soak_first_measured(count);
+    uint32_t half = (count - first) / 2;
+    TEST_CHECK(half >= 1);
+    if (half >= 1) {
+        double drift = soak_p99_drift(first, half, count);
+        /* One-sided: a soak looks for degradation; a late p99 lower than
+         * the early one is noise or caches warming, not a problem. Over
+         * the limit, `half` more intervals decide: a real degradation
+         * grows with time and data, so it shows again (more) in them,
+         * while a neighbour's burst or a slow fsync does not repeat. */
+        if (drift > SOAK_P99_DRIFT_MAX && count + half <= SOAK_INTERVALS_MAX) {
+            printf("# over the limit: %u more intervals to confirm it\n", half);
+            soak_run_intervals(&server, rate, count, count + half);
+            count += half;
+            drift = soak_p99_drift(first, half, count);
+        }
+        TEST_CHECK(drift <= SOAK_P99_DRIFT_MAX);
+        soak_check_memory(first, count);
     }
-    soak_report(count);
-    soak_check(count);
+    soak_report(stdout, count);
+    if (test_failures_in_case > 0) soak_report(stderr, count);
     server_stop(&server);
     server_destroy(&server);
 }
