@@ -343,10 +343,10 @@ static uint32_t welfare_kind_of(ledger_u128_t id) {
 /* Refuses a public transfer that would move welfare money outside the
  * welfare operations: each forbidden kind of move has its own result. */
 static uint32_t transfer_check_reserved(const ledger_transfer_t *transfer) {
-    if ((uint32_t)(transfer->id.hi >> 32) == WELFARE_TRANSFER_ID_TAG) {
+    if (welfare_transfer_id_is(transfer->id)) {
         return LEDGER_RESULT_ID_RESERVED;
     }
-    if ((uint32_t)(transfer->pending_id.hi >> 32) == WELFARE_TRANSFER_ID_TAG) {
+    if (welfare_transfer_id_is(transfer->pending_id)) {
         return LEDGER_RESULT_WELFARE_ACCOUNT_RESERVED;
     }
     uint32_t debit_kind = welfare_kind_of(transfer->debit_account_id);

@@ -44,10 +44,6 @@ static const char *const META_WATERMARK = "transfer_ids_watermark";
  * a frozen table left by an open is merged even without new ids. */
 enum { MERGE_SLICE_BOUND_DIVISOR = 64 };
 
-static bool transfer_id_is_derived(ledger_u128_t id) {
-    return (uint32_t)(id.hi >> 32) == WELFARE_TRANSFER_ID_TAG;
-}
-
 static int derived_index_get(ledger_t *ledger, MDB_txn *txn, ledger_u128_t id,
                              uint64_t *sequence_out, bool *found_out) {
     if (id.lo == 0 || id.lo > ledger->sequence) return 0;
@@ -110,7 +106,7 @@ static int btree_put(ledger_t *ledger, MDB_txn *txn, ledger_u128_t id, uint64_t 
 int transfer_index_get(ledger_t *ledger, MDB_txn *txn, ledger_u128_t id,
                        uint64_t *sequence_out, bool *found_out) {
     *found_out = false;
-    if (transfer_id_is_derived(id)) return derived_index_get(ledger, txn, id, sequence_out, found_out);
+    if (welfare_transfer_id_is(id)) return derived_index_get(ledger, txn, id, sequence_out, found_out);
     if (ledger_u128_compare(id, ledger->transfer_id_max) > 0) return 0;
     uint64_t sequence = 0;
     if (id_buffer_find(&ledger->id_buffer, id, &sequence) &&
@@ -125,7 +121,7 @@ int transfer_index_get(ledger_t *ledger, MDB_txn *txn, ledger_u128_t id,
 }
 
 int transfer_index_put(ledger_t *ledger, ledger_u128_t id, uint64_t sequence) {
-    if (transfer_id_is_derived(id)) {
+    if (welfare_transfer_id_is(id)) {
         assert(id.lo == sequence);
         return 0;
     }
@@ -230,7 +226,7 @@ static bool record_bytes_indexed(const uint8_t *bytes, ledger_u128_t *id_out) {
     uint8_t kind = bytes[5];
     if (kind != RECORD_KIND_TRANSFER && kind != RECORD_KIND_FAILED) return false;
     *id_out = key_id_decode_le(bytes + 24);
-    return !transfer_id_is_derived(*id_out);
+    return !welfare_transfer_id_is(*id_out);
 }
 
 static int entries_push(id_buffer_entry_t **entries, uint32_t *count, uint32_t *capacity,

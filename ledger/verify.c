@@ -310,11 +310,6 @@ static void index_sum_add(uint64_t sum[2], ledger_u128_t id, uint64_t sequence) 
     sum[1] += index_mix(id, sequence, 0x2545F4914F6CDD1Dull);
 }
 
-/* Whether a record of this id is in the transfer id index at all. */
-static bool index_holds(ledger_u128_t id) {
-    return (uint32_t)(id.hi >> 32) != WELFARE_TRANSFER_ID_TAG;
-}
-
 /* Whether an indexed record must be in the B-tree (transfer_index.c): at
  * or below the watermark, or an id larger than every indexed id before it
  * (appended). Otherwise it may be in the B-tree or in the id buffer.
@@ -356,7 +351,7 @@ static int verify_index_either(verify_t *verify, const journal_record_t *record)
 }
 
 static int verify_index_points_here(verify_t *verify, const journal_record_t *record) {
-    if (!index_holds(record->id)) {
+    if (welfare_transfer_id_is(record->id)) {
         /* Welfare transfers are indexed by their own sequence (journal.c). */
         if (record->id.lo == record->sequence) return 0;
         return verify_fail(verify, record->sequence, "welfare transfer id is not its sequence");
@@ -384,7 +379,7 @@ static int verify_index_locate(verify_t *verify) {
         journal_record_t record;
         if (error || record_journal_decode(data.mv_data, data.mv_size, &record) != 0) break;
         bool indexed = (record.kind == RECORD_KIND_FAILED || record.kind == RECORD_KIND_TRANSFER) &&
-                       index_holds(record.id);
+                       !welfare_transfer_id_is(record.id);
         if (!indexed || !index_required(verify->index_watermark, &id_max, &id_seen, record.id,
                                         record.sequence)) {
             continue;

@@ -105,6 +105,13 @@ enum {
 #define WELFARE_ACCOUNT_ID_TAG 0xFFFFFFFDu
 #define WELFARE_TRANSFER_ID_TAG 0xFFFFFFFEu
 
+/* Whether `id` is in the welfare transfers' reserved range (its low half
+ * is then the journal sequence of its own record: not in the transfer id
+ * index, refused as a public transfer's id). */
+static inline bool welfare_transfer_id_is(ledger_u128_t id) {
+    return (uint32_t)(id.hi >> 32) == WELFARE_TRANSFER_ID_TAG;
+}
+
 /* Account codes of welfare accounts (ledger_account_t.code). */
 enum welfare_account_kind {
     WELFARE_ACCOUNT_BANK = 0xF001,

@@ -16,7 +16,7 @@
 
 bool welfare_is_posting(const journal_record_t *record) {
     return record->kind == RECORD_KIND_TRANSFER && record->ledger == WELFARE_LEDGER &&
-           (uint32_t)(record->id.hi >> 32) == WELFARE_TRANSFER_ID_TAG;
+           welfare_transfer_id_is(record->id);
 }
 
 static uint32_t posting_category(uint64_t user_data_64) { return (uint32_t)(user_data_64 & 0xFF); }
@@ -374,7 +374,7 @@ static void provider_entry(const ledger_history_entry_t *entry,
                            welfare_provider_statement_t *out) {
     const ledger_transfer_t *transfer = &entry->transfer;
     if (entry->kind != LEDGER_EVENT_TRANSFER) return;
-    if ((uint32_t)(transfer->id.hi >> 32) != WELFARE_TRANSFER_ID_TAG) return;
+    if (!welfare_transfer_id_is(transfer->id)) return;
     bool spends = !(transfer->flags & (LEDGER_TRANSFER_PENDING | LEDGER_TRANSFER_VOID_PENDING));
     switch (transfer->code) {
     case WELFARE_POSTING_PURCHASE: if (spends) out->sales += transfer->amount; break;
