@@ -3,10 +3,11 @@
  *
  * Each test program lists its cases in one table and calls test_main().
  * Every case runs in order; a failed check prints its file, line and
- * expression as a TAP diagnostic (and on stderr) and marks the case failed, and the case
- * goes on (so one run shows every broken check). The program prints one
- * "ok N - name" or "not ok N - name" line per case, and exits 1 if any case
- * failed. .ci/run counts those lines across all programs.
+ * expression as a TAP diagnostic (and on stderr) and marks the case
+ * failed, and the case goes on (so one run shows every broken check).
+ * The program prints one "ok N - name" or "not ok N - name" line per case,
+ * and exits 1 if any case failed. .ci/run counts those lines across all
+ * programs.
  *
  * Arguments: a case name runs only that case; "--seed N" is stored in
  * test_seed for randomized cases (0 when not given: the case picks one and
