@@ -16,7 +16,6 @@ import signal
 import subprocess
 import sys
 import time
-import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -378,40 +377,8 @@ CASES = [
 
 
 def main():
-    print("1..%d" % len(CASES))
-    sys.stdout.flush()
-    failed = 0
-    bail = None
-    for number, (name, run) in enumerate(CASES, 1):
-        if bail is not None:
-            print("not ok %d - %s # skipped: %s" % (number, name, bail))
-            failed += 1
-            continue
-        try:
-            todo = run()
-            if todo is None:
-                print("ok %d - %s" % (number, name))
-            else:  # a bug outside this test's subject, said out loud
-                print("not ok %d - %s # TODO %s" % (number, name, todo))
-        except Exception as error:  # a failed case must not stop the others
-            failed += 1
-            ic.diagnostic(error if isinstance(error, ic.Failure) else traceback.format_exc())
-            if S.server is not None and S.server.process.poll() is not None:
-                ic.diagnostic("the server exited with %r" % S.server.process.returncode)
-            if S.server is not None and S.server.log_lines:
-                ic.diagnostic("server log tail:\n" + S.server.log_tail(10))
-            print("not ok %d - %s" % (number, name))
-            if number == 1:
-                bail = "no server"
-        sys.stdout.flush()
-    if S.server is not None:
-        S.server.stop_now()
-    if failed == 0 and S.temp_path is not None:
-        import shutil
-        shutil.rmtree(S.temp_path, ignore_errors=True)
-    elif S.temp_path is not None:
-        ic.diagnostic("kept " + S.temp_path)
-    return 1 if failed else 0
+    # Every case needs the server the first one starts.
+    return ic.run_cases(CASES, S, essential=lambda run: run is CASES[0][1])
 
 
 if __name__ == "__main__":

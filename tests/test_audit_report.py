@@ -44,7 +44,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -557,35 +556,8 @@ CASES = [
 
 
 def main():
-    print("1..%d" % len(CASES))
-    sys.stdout.flush()
-    failed = 0
-    bail = None
-    for number, (name, case) in enumerate(CASES, 1):
-        if bail is not None:
-            print("not ok %d - %s # skipped: %s" % (number, name, bail))
-            failed += 1
-            continue
-        try:
-            case()
-            print("ok %d - %s" % (number, name))
-        except Exception as error:  # a failed case must not stop the report
-            failed += 1
-            ic.diagnostic(error if isinstance(error, ic.Failure) else traceback.format_exc())
-            if S.server is not None and S.server.log_lines:
-                ic.diagnostic("server log tail:\n" + S.server.log_tail(10))
-            print("not ok %d - %s" % (number, name))
-            # The later cases build on the earlier ones.
-            bail = "'%s' failed" % name
-        sys.stdout.flush()
-    if S.server is not None:
-        S.server.stop_now()
-    if S.temp_path is not None:
-        if failed == 0:
-            shutil.rmtree(S.temp_path, ignore_errors=True)
-        else:
-            ic.diagnostic("kept " + S.temp_path)
-    return 1 if failed else 0
+    # The later cases build on the earlier ones.
+    return ic.run_cases(CASES, S)
 
 
 if __name__ == "__main__":

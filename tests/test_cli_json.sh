@@ -29,7 +29,7 @@ assert docs and all(isinstance(d, (dict, list)) for d in docs)
     echo "ok $number - $name --json"
   else
     echo "not ok $number - $name --json"
-    sed 's/^/# /' "$work/out.json" "$work/err.txt" | head -20
+    sed 's/^/# /' "$work/out.json" "$work/err.txt" | head -20 | tee /dev/stderr
     failures=$((failures + 1))
   fi
 }

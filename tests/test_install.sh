@@ -25,7 +25,10 @@ trap '[ -n "$server_pid" ] && kill -KILL "$server_pid" 2>/dev/null; rm -rf "$wor
 
 ok() {
   number=$((number + 1))
-  if [ "$1" -eq 0 ]; then echo "ok $number - $2"; else echo "not ok $number - $2"; failures=$((failures + 1)); fi
+  if [ "$1" -eq 0 ]; then echo "ok $number - $2"; return; fi
+  echo "not ok $number - $2"
+  echo "# failed: $2" >&2 # stderr: what the CI log shows
+  failures=$((failures + 1))
 }
 skip() {
   number=$((number + 1))

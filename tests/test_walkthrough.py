@@ -281,13 +281,14 @@ def main():
                 continue
             failed += 1
             print("not ok %d - %s" % (index, title))
-            print("# %s" % problem)
-            print("# the command ran as:")
-            for line in command.text.split("\n"):
-                print("#   %s" % line)
-            print("# its output:")
-            for line in output.rstrip("\n").split("\n"):
-                print("#   %s" % line)
+            report = ["%s: %s" % (title, problem), "the command ran as:"]
+            report += ["  " + line for line in command.text.split("\n")]
+            report.append("its output:")
+            report += ["  " + line for line in output.rstrip("\n").split("\n")]
+            # On stdout (TAP) and on stderr, which the CI log shows.
+            for stream in (sys.stdout, sys.stderr):
+                for line in report:
+                    print("# " + line, file=stream)
     finally:
         shell.close()
     print("# %d commands in %.1f s (plans last %d s here)" %

@@ -28,7 +28,6 @@ import os
 import random
 import sys
 import time
-import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -715,34 +714,7 @@ CASES = [
 
 
 def main():
-    print("1..%d" % len(CASES))
-    sys.stdout.flush()
-    failed = 0
-    bail = None
-    for number, (name, run) in enumerate(CASES, 1):
-        if bail is not None:
-            print("not ok %d - %s # skipped: %s" % (number, name, bail))
-            failed += 1
-            continue
-        try:
-            run()
-            print("ok %d - %s" % (number, name))
-        except Exception as error:  # a failed case must not stop the others
-            failed += 1
-            ic.diagnostic(error if isinstance(error, ic.Failure) else traceback.format_exc())
-            if Y.server is not None and Y.server.log_lines:
-                ic.diagnostic("server log tail:\n" + Y.server.log_tail(10))
-            print("not ok %d - %s" % (number, name))
-            bail = "'%s' failed" % name
-        sys.stdout.flush()
-    if Y.server is not None:
-        Y.server.stop_now()
-    if failed == 0 and Y.temp_path is not None:
-        import shutil
-        shutil.rmtree(Y.temp_path, ignore_errors=True)
-    elif Y.temp_path is not None:
-        ic.diagnostic("kept " + Y.temp_path)
-    return 1 if failed else 0
+    return ic.run_cases(CASES, Y)
 
 
 if __name__ == "__main__":
