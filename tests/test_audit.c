@@ -26,6 +26,7 @@
 
 #include "audit.h"
 #include "ledger_fixture.h"
+#include "raw_lmdb.h"
 #include "record.h"
 #include "test.h"
 
@@ -93,33 +94,11 @@ static void expect_detected(fixture_t *f, const char *words, uint64_t sequence) 
 
 /* ---- direct LMDB access, as an attacker with the files would have ---- */
 
-typedef struct raw {
-    MDB_env *env;
-    MDB_txn *txn;
-} raw_t;
-
+/* Closes the fixture's ledger and opens its directory raw. */
 static MDB_dbi raw_open(raw_t *raw, fixture_t *f, const char *table) {
     if (f->ledger != NULL) ledger_close(f->ledger);
     f->ledger = NULL;
-    TEST_REQUIRE(mdb_env_create(&raw->env) == 0);
-    TEST_REQUIRE(mdb_env_set_maxdbs(raw->env, 16) == 0);
-    TEST_REQUIRE(mdb_env_set_mapsize(raw->env, UINT64_C(1) << 30) == 0);
-    TEST_REQUIRE(mdb_env_open(raw->env, f->path, 0, 0600) == 0);
-    TEST_REQUIRE(mdb_txn_begin(raw->env, NULL, 0, &raw->txn) == 0);
-    MDB_dbi dbi;
-    TEST_REQUIRE(mdb_dbi_open(raw->txn, table, 0, &dbi) == 0);
-    return dbi;
-}
-
-static MDB_dbi raw_table(raw_t *raw, const char *table) {
-    MDB_dbi dbi;
-    TEST_REQUIRE(mdb_dbi_open(raw->txn, table, 0, &dbi) == 0);
-    return dbi;
-}
-
-static void raw_close(raw_t *raw) {
-    TEST_REQUIRE(mdb_txn_commit(raw->txn) == 0);
-    mdb_env_close(raw->env);
+    return raw_open_path(raw, f->path, table);
 }
 
 static void raw_get(raw_t *raw, MDB_dbi dbi, uint64_t sequence, uint8_t out[RECORD_JOURNAL_SIZE]) {

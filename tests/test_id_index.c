@@ -21,6 +21,7 @@
 
 #include "ledger_fixture.h"
 #include "ledger_internal.h"
+#include "raw_lmdb.h"
 
 enum {
     ID_BOUND = 16,              /* the id buffer's bound in these cases */
@@ -324,34 +325,13 @@ static void test_read_txn_visibility(void) {
     fixture_close(&f);
 }
 
-/* ---- raw LMDB access to a closed ledger's directory ---- */
-
-typedef struct raw {
-    MDB_env *env;
-    MDB_txn *txn;
-} raw_t;
-
-static MDB_dbi raw_open(raw_t *raw, const char *path, const char *table) {
-    TEST_REQUIRE(mdb_env_create(&raw->env) == 0);
-    TEST_REQUIRE(mdb_env_set_maxdbs(raw->env, 16) == 0);
-    TEST_REQUIRE(mdb_env_set_mapsize(raw->env, 1ull << 30) == 0);
-    TEST_REQUIRE(mdb_env_open(raw->env, path, MDB_NOTLS, 0600) == 0);
-    TEST_REQUIRE(mdb_txn_begin(raw->env, NULL, 0, &raw->txn) == 0);
-    MDB_dbi dbi;
-    TEST_REQUIRE(mdb_dbi_open(raw->txn, table, 0, &dbi) == 0);
-    return dbi;
-}
-
-static void raw_close(raw_t *raw) {
-    TEST_REQUIRE(mdb_txn_commit(raw->txn) == 0);
-    mdb_env_close(raw->env);
-}
+/* ---- raw LMDB access to a closed ledger's directory (raw_lmdb.h) ---- */
 
 /* Deletes the index entry of one id that is in the B-tree and whose
  * record is at or below the watermark; returns its sequence. */
 static uint64_t index_entry_delete_below(const char *path, const ids_t *ids, uint64_t watermark) {
     raw_t raw;
-    MDB_dbi index = raw_open(&raw, path, "transfer_ids");
+    MDB_dbi index = raw_open_path(&raw, path, "transfer_ids");
     uint64_t deleted = 0;
     for (uint32_t i = 0; i < ids->count && deleted == 0; i++) {
         uint8_t key_bytes[KEY_ID_SIZE];
@@ -404,7 +384,7 @@ static void directory_make_format_1(const char *path, const ids_t *ids) {
     }
     ledger_close(reader);
     raw_t raw;
-    MDB_dbi index = raw_open(&raw, path, "transfer_ids");
+    MDB_dbi index = raw_open_path(&raw, path, "transfer_ids");
     MDB_dbi meta;
     TEST_REQUIRE(mdb_dbi_open(raw.txn, "meta", 0, &meta) == 0);
     for (uint32_t i = 0; i < ids->count; i++) {
@@ -428,7 +408,7 @@ static void directory_make_format_1(const char *path, const ids_t *ids) {
 
 static uint32_t format_version_read(const char *path) {
     raw_t raw;
-    MDB_dbi meta = raw_open(&raw, path, "meta");
+    MDB_dbi meta = raw_open_path(&raw, path, "meta");
     MDB_val key = {strlen("format_version"), (void *)"format_version"};
     MDB_val data;
     uint32_t version = 0;
