@@ -695,6 +695,7 @@ static uint64_t base_seed(void) {
 }
 
 /* A difference that desynchronises model and engine: stop the run. */
+__attribute__((format(printf, 2, 3)))
 static void mismatch(harness_t *h, const char *format, ...) {
     va_list args;
     va_start(args, format);
@@ -710,6 +711,7 @@ static void mismatch(harness_t *h, const char *format, ...) {
 /* A difference that leaves model and engine in step (a statement figure,
  * or a known refusal-for-refusal divergence): reported once per key, the
  * run goes on, the case fails at the end. */
+__attribute__((format(printf, 3, 4)))
 static void soft_mismatch(harness_t *h, const char *key, const char *format, ...) {
     h->soft_mismatches++;
     for (uint32_t i = 0; i < h->reported_count; i++) {
