@@ -46,10 +46,12 @@ typedef struct savepoint {
 } savepoint_t;
 
 /* The cursors a write group keeps (group_cursor): the journal, the id
- * index, and one per welfare record type ('A'..'Z'). */
+ * index, the checkpoint's account table, and one per welfare record type
+ * ('A'..'Z'). */
 enum {
     GROUP_CURSOR_JOURNAL,
     GROUP_CURSOR_TRANSFER_IDS,
+    GROUP_CURSOR_ACCOUNTS,
     GROUP_CURSOR_WELFARE_A,
     GROUP_CURSORS_COUNT = GROUP_CURSOR_WELFARE_A + 26,
 };

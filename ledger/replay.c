@@ -13,6 +13,7 @@
  * A checkpoint writes every account changed since the previous one, and
  * the sequence it covers, inside the current write group.
  */
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -360,11 +361,28 @@ int replay_open(ledger_t *ledger) {
     return 0;
 }
 
-int checkpoint_write(ledger_t *ledger) {
+/* Dirty slots in account-id order; slots past the table's end (undone
+ * creations) last. */
+static int dirty_compare_id(const void *a, const void *b, void *context) {
+    const accounts_t *accounts = context;
+    uint32_t index_a = *(const uint32_t *)a, index_b = *(const uint32_t *)b;
+    bool gone_a = index_a >= accounts->slots_count, gone_b = index_b >= accounts->slots_count;
+    if (gone_a || gone_b) return (int)gone_a - (int)gone_b;
+    return ledger_u128_compare(accounts->slots[index_a].id, accounts->slots[index_b].id);
+}
+
+/* The accounts go in id order (the table's key order) through one cursor,
+ * so each put lands on the leaf the last one left instead of descending
+ * the B-tree for an account picked at random: with 1 M accounts a
+ * checkpoint rewrites most of them. */
+static int checkpoint_write_accounts(ledger_t *ledger) {
     accounts_t *accounts = &ledger->accounts;
+    qsort_r(accounts->dirty_slots, accounts->dirty_count, sizeof(uint32_t),
+            dirty_compare_id, accounts);
+    MDB_cursor *cursor = group_cursor(ledger, GROUP_CURSOR_ACCOUNTS, ledger->dbi_accounts);
     for (uint32_t i = 0; i < accounts->dirty_count; i++) {
         uint32_t index = accounts->dirty_slots[i];
-        if (index >= accounts->slots_count) continue; /* undone creation */
+        if (index >= accounts->slots_count) break; /* undone creations */
         const account_slot_t *slot = &accounts->slots[index];
         ledger_account_t account;
         accounts_slot_to_account(slot, &account);
@@ -374,10 +392,18 @@ int checkpoint_write(ledger_t *ledger) {
         record_account_encode(&account, slot->last_sequence, value);
         MDB_val key = {sizeof(key_bytes), key_bytes};
         MDB_val data = {sizeof(value), value};
-        int error = mdb_put(ledger->txn_group, ledger->dbi_accounts, &key, &data, 0);
+        int error = cursor != NULL ? mdb_cursor_put(cursor, &key, &data, 0)
+                                   : mdb_put(ledger->txn_group, ledger->dbi_accounts, &key, &data, 0);
         if (error) return store_error(error);
     }
-    int error = store_meta_put_u64(ledger, ledger->txn_group, "checkpoint_sequence",
+    return 0;
+}
+
+int checkpoint_write(ledger_t *ledger) {
+    accounts_t *accounts = &ledger->accounts;
+    int error = checkpoint_write_accounts(ledger);
+    if (error) return error;
+    error = store_meta_put_u64(ledger, ledger->txn_group, "checkpoint_sequence",
                                    ledger->sequence);
     if (error) return error;
     accounts_totals_recheck(accounts);
