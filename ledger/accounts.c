@@ -49,6 +49,24 @@ account_slot_t *accounts_find(const accounts_t *accounts, ledger_u128_t id) {
     }
 }
 
+enum { ACCOUNTS_PROBE_PREFETCH = 2 };
+
+void accounts_prefetch_probe(const accounts_t *accounts, ledger_u128_t id) {
+    uint32_t bucket = accounts_id_hash(id) & accounts->buckets_mask;
+    uint32_t entry = accounts->buckets[bucket];
+    if (entry == 0) return;
+    const account_slot_t *slot = &accounts->slots[entry - 1];
+    if (slot->id.lo == id.lo && slot->id.hi == id.hi) return;
+    for (int i = 0; i < ACCOUNTS_PROBE_PREFETCH; i++) {
+        bucket = (bucket + 1) & accounts->buckets_mask;
+        entry = accounts->buckets[bucket];
+        if (entry == 0) return;
+        const char *next = (const char *)&accounts->slots[entry - 1];
+        __builtin_prefetch(next);
+        __builtin_prefetch(next + sizeof(account_slot_t) - 1);
+    }
+}
+
 void accounts_prefetch_slot(const accounts_t *accounts, ledger_u128_t id) {
     uint32_t entry = accounts->buckets[accounts_id_hash(id) & accounts->buckets_mask];
     if (entry == 0) return;

@@ -97,6 +97,12 @@ account_slot_t *accounts_find(const accounts_t *accounts, ledger_u128_t id);
 static inline void accounts_prefetch_bucket(const accounts_t *accounts,
                                             ledger_u128_t id);
 void accounts_prefetch_slot(const accounts_t *accounts, ledger_u128_t id);
+/* Stage 3, a few events after stage 2: reads the bucket and the slot
+ * fetched then; when that slot holds another id (a collision: about a
+ * third of lookups at the table's load of at most 1/2), fetches the slots
+ * of the next buckets of the probe, which accounts_find would otherwise
+ * read from memory one after the other. */
+void accounts_prefetch_probe(const accounts_t *accounts, ledger_u128_t id);
 
 /* Appends a new account (id must be absent). When `undoable`, pushes an
  * undo entry that removes it; when `mark_dirty`, the next checkpoint writes

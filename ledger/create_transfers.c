@@ -409,6 +409,11 @@ static int transfer_record_failure(ledger_t *ledger, const void *events,
 static void transfer_prefetch(const ledger_t *ledger, const void *events,
                               uint32_t index, int stage) {
     const ledger_transfer_t *transfer = (const ledger_transfer_t *)events + index;
+    if (stage == 3) {
+        accounts_prefetch_probe(&ledger->accounts, transfer->debit_account_id);
+        accounts_prefetch_probe(&ledger->accounts, transfer->credit_account_id);
+        return;
+    }
     if (stage == 1) {
         accounts_prefetch_bucket(&ledger->accounts, transfer->debit_account_id);
         accounts_prefetch_bucket(&ledger->accounts, transfer->credit_account_id);
@@ -430,6 +435,7 @@ static const batch_ops_t transfer_batch_ops = {
     .linked = transfer_linked,
     .record_failure = transfer_record_failure,
     .prefetch = transfer_prefetch,
+    .event_size = sizeof(ledger_transfer_t),
 };
 
 int ledger_create_transfers(ledger_t *ledger,

@@ -302,10 +302,14 @@ typedef struct batch_ops {
      * nothing). Called after the chain's rollback. */
     int (*record_failure)(ledger_t *ledger, const void *events, uint32_t index,
                           uint32_t result);
-    /* Optional: prefetches what event `index` will touch (stage 1 or 2,
-     * see accounts_prefetch_bucket). */
+    /* Optional: prefetches what event `index` will touch (stage 1, 2 or
+     * 3: accounts_prefetch_bucket, accounts_prefetch_slot,
+     * accounts_prefetch_probe). */
     void (*prefetch)(const ledger_t *ledger, const void *events, uint32_t index,
                      int stage);
+    /* The size of one event: with `prefetch`, the events themselves are
+     * fetched ahead of its stages. */
+    size_t event_size;
 } batch_ops_t;
 
 int batch_run(ledger_t *ledger, const batch_ops_t *ops, const void *events,
