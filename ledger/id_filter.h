@@ -19,9 +19,12 @@
  * "maybe" to everything.
  *
  * Layout: blocks of one cache line (512 bits); an id sets 4 bits of one
- * block. Size: TRANSFER_ID_FILTER_BYTES, about 10 bits per id up to 13M
- * ids (false positives about 1%); past that the rate rises gradually
- * (about 10% at 40M ids), which costs lookups, never correctness.
+ * block, in a 4 KiB region picked by the id's top 48 bits (id_filter.c:
+ * time-ordered ids of one millisecond share a cached page). Size:
+ * TRANSFER_ID_FILTER_BYTES, about 10 bits per id up to 13M ids (false
+ * positives about 1% for random ids, about 2% for time-ordered ones, whose
+ * regions fill less evenly); past that the rate rises gradually (about 10%
+ * at 40M ids), which costs lookups, never correctness.
  */
 #ifndef BORSELLINO_LEDGER_ID_FILTER_H
 #define BORSELLINO_LEDGER_ID_FILTER_H
