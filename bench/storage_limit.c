@@ -12,8 +12,8 @@
  *    MDB_APPEND when the id is the largest so far, else MDB_NOOVERWRITE,
  *    as ledger/journal.c does;
  *  - per group, the chain head in `meta`, then one durable commit
- *    (LMDB's default flags: fdatasync of the data pages, then of the meta
- *    page), the environment opened with MDB_NOTLS as ledger/store.c does.
+ *    (LMDB's default flags: fdatasync of the data pages, then the meta
+ *    page written through an O_DSYNC descriptor), the environment opened with MDB_NOTLS as ledger/store.c does.
  * It writes them as the engine does: through one LMDB cursor per table,
  * kept for the group (ledger.c's group_cursor: a put lands on the
  * cursor's leaf without a descent of the B-tree), and hashes with
