@@ -125,11 +125,13 @@ int batch_run(ledger_t *ledger, const batch_ops_t *ops, const void *events,
               uint32_t count, ledger_result_t *results) {
     uint32_t chain_start = CHAIN_NONE;
     bool chain_failed = false;
-    for (uint32_t i = 0; i < BATCH_PREFETCH_EVENT_AHEAD && i < count; i++) {
-        if (ops->prefetch != NULL) batch_prefetch_event(ops, events, i);
-    }
-    for (uint32_t i = 0; i < BATCH_PREFETCH_BUCKET_AHEAD && i < count; i++) {
-        if (ops->prefetch != NULL) ops->prefetch(ledger, events, i, 1);
+    if (ops->prefetch != NULL) {
+        for (uint32_t i = 0; i < BATCH_PREFETCH_EVENT_AHEAD && i < count; i++) {
+            batch_prefetch_event(ops, events, i);
+        }
+        for (uint32_t i = 0; i < BATCH_PREFETCH_BUCKET_AHEAD && i < count; i++) {
+            ops->prefetch(ledger, events, i, 1);
+        }
     }
     for (uint32_t i = 0; i < count; i++) {
         batch_prefetch(ledger, ops, events, i, count);

@@ -535,33 +535,34 @@ static void test_filter_alone(void) {
  * 64 KiB load it as 13M ids load the real 16 MiB filter (about 8
  * milliseconds per region); every id added is still found and the false
  * positives stay near a plain Bloom filter's 1%. */
+/* A time-ordered id of millisecond `ms` (ledger_id_time_ordered's layout:
+ * milliseconds in the top 48 bits, the rest random). */
+static ledger_u128_t time_ordered_id(uint64_t ms, uint64_t *state) {
+    ledger_u128_t id = {.hi = ms << 16 | (splitmix64(state) & 0xFFFF), .lo = splitmix64(state)};
+    return id;
+}
+
 static void test_filter_time_ordered(void) {
     enum { BYTES = 64 << 10, ADDED = 50000, PER_MS = 400, OTHERS = 100000 };
     id_filter_t filter;
     TEST_REQUIRE(id_filter_init(&filter, BYTES) == 0);
     uint64_t state = 11;
     const uint64_t ms_first = 1795000000000ull;
-    ledger_u128_t id;
     for (uint32_t i = 0; i < ADDED; i++) {
-        id.hi = (ms_first + i / PER_MS) << 16 | (splitmix64(&state) & 0xFFFF);
-        id.lo = splitmix64(&state);
-        id_filter_add(&filter, id);
+        id_filter_add(&filter, time_ordered_id(ms_first + i / PER_MS, &state));
     }
     state = 11;
     uint32_t missed = 0;
     for (uint32_t i = 0; i < ADDED; i++) {
-        id.hi = (ms_first + i / PER_MS) << 16 | (splitmix64(&state) & 0xFFFF);
-        id.lo = splitmix64(&state);
-        missed += !id_filter_maybe(&filter, id);
+        missed += !id_filter_maybe(&filter, time_ordered_id(ms_first + i / PER_MS, &state));
     }
     TEST_CHECK_EQ(missed, 0);
     /* Ids never added, in the same milliseconds (a client's retry of an
      * id it never sent) and in later ones (the next new ids). */
     uint32_t false_positives = 0;
     for (uint32_t i = 0; i < OTHERS; i++) {
-        id.hi = (ms_first + i % (2 * ADDED / PER_MS)) << 16 | (splitmix64(&state) & 0xFFFF);
-        id.lo = splitmix64(&state);
-        false_positives += id_filter_maybe(&filter, id);
+        uint64_t ms = ms_first + i % (2 * ADDED / PER_MS);
+        false_positives += id_filter_maybe(&filter, time_ordered_id(ms, &state));
     }
     printf("# time-ordered: %u false positives in %u ids never added\n", false_positives, OTHERS);
     TEST_CHECK(false_positives < OTHERS * 3 / 100);
