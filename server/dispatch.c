@@ -15,7 +15,15 @@
 #include "dispatch.h"
 #include "frame.h"
 
+/* Drops results kept for dispatch_finish: a response encoded now replaces them. */
+static void results_drop(server_request_t *request) {
+    free(request->results);
+    request->results = NULL;
+    request->results_count = 0;
+}
+
 void dispatch_response_encode(server_request_t *request, Borsellino__V1__Response *response) {
+    results_drop(request);
     response->request_id = request->request ? request->request->request_id : 0;
     request->status = (uint32_t)response->status;
     free(request->response_frame);
@@ -54,11 +62,11 @@ static int answer_status(server_request_t *request, Borsellino__V1__Status statu
     return 0;
 }
 
-/* The per-event results of a create call. */
-static void results_encode(server_request_t *request, const ledger_result_t *results,
-                           uint32_t count, bool accounts) {
-    Borsellino__V1__EventResult *items = calloc(count, sizeof(*items));
-    Borsellino__V1__EventResult **pointers = calloc(count, sizeof(*pointers));
+/* The per-event results of a create call, packed into the response frame. */
+static void results_encode(server_request_t *request) {
+    uint32_t count = request->results_count;
+    Borsellino__V1__EventResult *items = calloc(count ? count : 1, sizeof(*items));
+    Borsellino__V1__EventResult **pointers = calloc(count ? count : 1, sizeof(*pointers));
     Borsellino__V1__Response response = BORSELLINO__V1__RESPONSE__INIT;
     Borsellino__V1__CreateAccountsResponse accounts_result =
         BORSELLINO__V1__CREATE_ACCOUNTS_RESPONSE__INIT;
@@ -73,11 +81,11 @@ static void results_encode(server_request_t *request, const ledger_result_t *res
     }
     for (uint32_t i = 0; i < count; i++) {
         borsellino__v1__event_result__init(&items[i]);
-        items[i].result = (Borsellino__V1__Result)results[i].result;
-        items[i].timestamp = results[i].timestamp;
+        items[i].result = (Borsellino__V1__Result)request->results[i].result;
+        items[i].timestamp = request->results[i].timestamp;
         pointers[i] = &items[i];
     }
-    if (accounts) {
+    if (request->results_of_accounts) {
         accounts_result.n_results = count;
         accounts_result.results = pointers;
         response.result_case = BORSELLINO__V1__RESPONSE__RESULT_CREATE_ACCOUNTS;
@@ -88,9 +96,28 @@ static void results_encode(server_request_t *request, const ledger_result_t *res
         response.result_case = BORSELLINO__V1__RESPONSE__RESULT_CREATE_TRANSFERS;
         response.create_transfers = &transfers_result;
     }
-    dispatch_response_encode(request, &response);
+    dispatch_response_encode(request, &response); /* frees the results */
     free(items);
     free(pointers);
+}
+
+/* Keeps a create call's results (owned from now on) for dispatch_finish. */
+static void results_keep(server_request_t *request, ledger_result_t *results, uint32_t count,
+                         bool accounts) {
+    results_drop(request); /* a group run again replaces them */
+    free(request->response_frame);
+    request->response_frame = NULL;
+    request->response_size = 0;
+    request->results = results;
+    request->results_count = count;
+    request->results_of_accounts = accounts;
+    request->status = BORSELLINO__V1__STATUS__STATUS_OK;
+}
+
+void dispatch_finish(server_request_t *request) {
+    if (request->results != NULL) results_encode(request);
+    free(request->transfers);
+    request->transfers = NULL;
 }
 
 /* Checks a batch's size; answers and returns false when it is refused. */
@@ -130,35 +157,69 @@ static int dispatch_create_accounts(dispatch_context_t *context, server_request_
         convert_account_from_proto(op->accounts[i], &accounts[i]);
     }
     if (!error) error = ledger_create_accounts(context->ledger, accounts, count, results);
-    if (!error) results_encode(request, results, count, true);
     free(accounts);
-    free(results);
-    return error;
+    if (error) {
+        free(results);
+        return error;
+    }
+    results_keep(request, results, count, true);
+    return 0;
+}
+
+/* Whether a create_transfers batch is one dispatch_prepare converts. */
+static bool transfers_to_prepare(const server_config_t *config,
+                                 const Borsellino__V1__Request *request) {
+    if (request->op_case != BORSELLINO__V1__REQUEST__OP_CREATE_TRANSFERS) return false;
+    size_t count = request->create_transfers->n_transfers;
+    return count > 0 && count <= config->batch_events_max;
+}
+
+int dispatch_prepare(const server_config_t *config, server_request_t *request) {
+    if (!transfers_to_prepare(config, request->request) || request->transfers != NULL) return 0;
+    const Borsellino__V1__CreateTransfersRequest *op = request->request->create_transfers;
+    ledger_transfer_t *transfers = malloc(op->n_transfers * sizeof(*transfers));
+    if (transfers == NULL) return LEDGER_ERR_NO_MEMORY;
+    for (uint32_t i = 0; i < (uint32_t)op->n_transfers; i++) {
+        if (!convert_transfer_fits(op->transfers[i])) {
+            request->transfer_unfit = i + 1;
+            free(transfers);
+            return 0;
+        }
+        convert_transfer_from_proto(op->transfers[i], &transfers[i]);
+    }
+    request->transfers = transfers;
+    return 0;
+}
+
+uint64_t dispatch_prepared_bytes(const server_request_t *request) {
+    if (request->transfers == NULL) return 0;
+    return (uint64_t)request->request->create_transfers->n_transfers * sizeof(ledger_transfer_t);
 }
 
 static int dispatch_create_transfers(dispatch_context_t *context, server_request_t *request) {
     const Borsellino__V1__CreateTransfersRequest *op = request->request->create_transfers;
     if (!batch_size_ok(context, request, op->n_transfers)) return 0;
     uint32_t count = (uint32_t)op->n_transfers;
-    ledger_transfer_t *transfers = malloc(count * sizeof(*transfers));
-    ledger_result_t *results = malloc(count * sizeof(*results));
-    int error = transfers && results ? 0 : LEDGER_ERR_NO_MEMORY;
-    for (uint32_t i = 0; i < count && !error; i++) {
-        if (!convert_transfer_fits(op->transfers[i])) {
-            char message[96];
-            snprintf(message, sizeof(message), "transfer %u: code or flags out of range", i);
-            answer_status(request, BORSELLINO__V1__STATUS__STATUS_BAD_REQUEST, message);
-            free(transfers);
-            free(results);
-            return 0;
-        }
-        convert_transfer_from_proto(op->transfers[i], &transfers[i]);
+    /* Converted by the loop; a caller that did not prepare gets it here. */
+    int error = request->transfers == NULL && request->transfer_unfit == 0
+                    ? dispatch_prepare(context->config, request)
+                    : 0;
+    if (error) return error;
+    if (request->transfer_unfit != 0) {
+        char message[96];
+        snprintf(message, sizeof(message), "transfer %u: code or flags out of range",
+                 request->transfer_unfit - 1);
+        return answer_status(request, BORSELLINO__V1__STATUS__STATUS_BAD_REQUEST, message);
     }
-    if (!error) error = ledger_create_transfers(context->ledger, transfers, count, results);
-    if (!error) results_encode(request, results, count, false);
-    free(transfers);
-    free(results);
-    return error;
+    ledger_result_t *results = malloc(count * sizeof(*results));
+    if (results == NULL) return LEDGER_ERR_NO_MEMORY;
+    error = ledger_create_transfers(context->ledger, request->transfers, count, results);
+    if (error) {
+        free(results);
+        return error;
+    }
+    results_keep(request, results, count, false);
+    return 0;
 }
 
 /* Reads the ids of a lookup into a ledger array (caller frees). */

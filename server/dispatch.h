@@ -1,7 +1,9 @@
 /*
  * dispatch.h — carries out one decoded request against the ledger and
- * encodes its response frame. Runs on the writer thread, inside the open
- * write group (so that writes of a group commit together).
+ * encodes its response frame. dispatch_request runs on the writer thread,
+ * inside the open write group (so that writes of a group commit together);
+ * dispatch_prepare and dispatch_finish run on the loop thread, before and
+ * after it.
  */
 #ifndef BORSELLINO_SERVER_DISPATCH_H
 #define BORSELLINO_SERVER_DISPATCH_H
@@ -16,7 +18,30 @@ typedef struct dispatch_context {
     uint64_t started_ns;
 } dispatch_context_t;
 
-/* Executes request->request and sets request->response_frame/size.
+/* Loop thread, before the request is submitted: converts a create_transfers
+ * batch into the ledger's form (request->transfers; an event that does not
+ * fit is noted in request->transfer_unfit and answered by the writer, in
+ * order), so that the writer thread spends its time on ledger work only.
+ * Other operations, and batches batch_size refuses, are left as they are.
+ * Returns 0, or LEDGER_ERR_NO_MEMORY (nothing allocated). The memory it
+ * holds is dispatch_prepared_bytes. */
+int dispatch_prepare(const server_config_t *config, server_request_t *request);
+
+/* The bytes dispatch_prepare allocated for `request`. */
+uint64_t dispatch_prepared_bytes(const server_request_t *request);
+
+/* Loop thread, when the writer gives the request back: encodes the results
+ * of a create call (kept by the writer in request->results) into the
+ * response frame, and frees the converted events and the results. The
+ * decoded request (request->request) is the caller's to free. Packing
+ * 8,000 results is as much work as applying a tenth of them, so the writer
+ * leaves it to the loop. Out of memory leaves the frame NULL (as
+ * dispatch_response_encode). */
+void dispatch_finish(server_request_t *request);
+
+/* Executes request->request and sets request->response_frame/size, or, for
+ * create_accounts and create_transfers, request->results (status OK: the
+ * frame is then dispatch_finish's).
  * Returns 0, or a ledger storage error after which the group has failed
  * (the response is then replaced by dispatch_fail_response). */
 int dispatch_request(dispatch_context_t *context, server_request_t *request);
@@ -45,7 +70,8 @@ bool dispatch_audit_handles(Borsellino__V1__Request__OpCase op);
 int dispatch_audit_request(dispatch_context_t *context, server_request_t *request);
 
 /* Packs `response` (its request_id set from the request) into the
- * request's frame, replacing any earlier one. Out of memory leaves the
+ * request's frame, replacing any earlier one and any results kept for
+ * dispatch_finish. Out of memory leaves the
  * frame NULL; the loop then closes the connection (the client sees EOF and
  * retries on a new connection). */
 void dispatch_response_encode(server_request_t *request, Borsellino__V1__Response *response);

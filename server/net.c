@@ -38,6 +38,7 @@
 #include <string.h>
 
 #include "authz.h"
+#include "dispatch.h"
 #include "frame.h"
 #include "metrics.h"
 #include "server.h"
@@ -49,8 +50,13 @@ enum {
     /* Bytes one connection may hold in the server at once: its requests in
      * flight (their bodies and an estimate of their responses) plus its
      * responses not yet sent. Reading pauses above it, so a client that
-     * does not read its responses costs at most this plus one request. */
-    CONNECTION_BYTES_MAX = 8 * 1024 * 1024,
+     * does not read its responses costs at most this plus one request.
+     * Sized for four full create_transfers batches in flight, as
+     * `borsellino bench` pipelines them (--in-flight 4): one of 8,190
+     * transfers holds 3.8 MB (2.6 MB decoded, 1 MB converted by
+     * dispatch_prepare, 131 kB of answer estimate); at 8 MiB a connection
+     * got three. */
+    CONNECTION_BYTES_MAX = 16 * 1024 * 1024,
     LISTEN_BACKLOG = 511,
 };
 
@@ -332,7 +338,14 @@ static long connection_take_frame(connection_t *connection, size_t offset) {
     request->identity = connection->identity;
     request->request = decoded;
     request->events_count = request_events(decoded);
-    request->bytes_held = frame_request_memory(decoded) + response_estimate(decoded);
+    if (dispatch_prepare(connection->server->config, request) != 0) {
+        frame_request_free(decoded);
+        free(request);
+        connection_close(connection, "out_of_memory");
+        return -1;
+    }
+    request->bytes_held = frame_request_memory(decoded) + response_estimate(decoded) +
+                          dispatch_prepared_bytes(request);
     connection->bytes_in_flight += request->bytes_held;
     connection->refs++;
     connection->in_flight++;
@@ -502,6 +515,9 @@ static void response_send(server_request_t *request) {
     connection->refs--;
     connection->in_flight--;
     connection->bytes_in_flight -= request->bytes_held;
+    dispatch_finish(request); /* the writer left the response's packing to the loop */
+    frame_request_free(request->request);
+    request->request = NULL;
     if (connection->closing || request->response_frame == NULL) {
         if (!connection->closing) connection_close(connection, "response_encoding_failed");
         free(request->response_frame);

@@ -69,12 +69,19 @@ typedef struct server_request {
     struct server_request *next;
     struct connection *connection;
     server_identity_t identity;       /* the connection's, at submission */
-    Borsellino__V1__Request *request; /* decoded; freed by the writer */
+    Borsellino__V1__Request *request; /* decoded; freed by the loop once answered */
     uint32_t events_count;            /* events or ids it carries */
     uint64_t bytes_held;              /* body + response estimate (net.c) */
-    uint8_t *response_frame;          /* malloc'd by the writer */
+    uint8_t *response_frame;          /* malloc'd by the writer, or by the loop */
     size_t response_size;
     uint32_t status;                  /* proto Status of the response (metrics) */
+    /* The loop's share of a create call (dispatch_prepare, dispatch_finish),
+     * so that the writer thread does ledger work only: */
+    ledger_transfer_t *transfers;     /* create_transfers, converted before submission */
+    uint32_t transfer_unfit;          /* 1 + index of the first event that does not fit; 0: none */
+    ledger_result_t *results;         /* per-event results, encoded by the loop */
+    uint32_t results_count;
+    bool results_of_accounts;         /* results of create_accounts, else of create_transfers */
 } server_request_t;
 
 /* ---- log.c ---- */

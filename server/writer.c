@@ -257,10 +257,6 @@ static void *writer_main(void *argument) {
         request_list_t group = take_group(writer);
         pthread_mutex_unlock(&writer->mutex);
         group_commit_counted(writer, &group);
-        for (server_request_t *request = group.head; request != NULL; request = request->next) {
-            frame_request_free(request->request);
-            request->request = NULL;
-        }
         pthread_mutex_lock(&writer->mutex);
         list_append(&writer->completed, &group);
         uv_async_send(writer->wakeup);
@@ -334,6 +330,8 @@ void writer_stop(writer_t *writer) {
     server_request_t *request = writer->completed.head;
     while (request != NULL) {
         server_request_t *next = request->next;
+        dispatch_finish(request);
+        frame_request_free(request->request);
         free(request->response_frame);
         free(request);
         request = next;

@@ -883,6 +883,7 @@ static int dispatch_as(wf_t *w, const server_identity_t *identity, built_t *b,
     bool exclusive = dispatch_request_is_exclusive(&b->request);
     if (!exclusive) TEST_REQUIRE(ledger_write_begin(w->f.ledger) == 0);
     int error = dispatch_request(&context, &request);
+    dispatch_finish(&request); /* the loop's share: a create call's response */
     if (!exclusive) ledger_write_abort(w->f.ledger);
     fflush(stderr);
     dup2(saved, 2);
