@@ -22,7 +22,8 @@ typedef struct dispatch_context {
  * batch into the ledger's form (request->transfers; an event that does not
  * fit is noted in request->transfer_unfit and answered by the writer, in
  * order), so that the writer thread spends its time on ledger work only.
- * Other operations, and batches batch_size refuses, are left as they are.
+ * Other operations, and empty or oversized batches (answered by the
+ * writer), are left as they are.
  * Returns 0, or LEDGER_ERR_NO_MEMORY (nothing allocated). The memory it
  * holds is dispatch_prepared_bytes. */
 int dispatch_prepare(const server_config_t *config, server_request_t *request);
@@ -33,9 +34,9 @@ uint64_t dispatch_prepared_bytes(const server_request_t *request);
 /* Loop thread, when the writer gives the request back: encodes the results
  * of a create call (kept by the writer in request->results) into the
  * response frame, and frees the converted events and the results. The
- * decoded request (request->request) is the caller's to free. Packing
- * 8,000 results is as much work as applying a tenth of them, so the writer
- * leaves it to the loop. Out of memory leaves the frame NULL (as
+ * decoded request (request->request) is the caller's to free. Packing a
+ * batch's results was 4% of the writer's time, hence the loop's. Out of
+ * memory answers STATUS_INTERNAL_ERROR, or leaves the frame NULL (as
  * dispatch_response_encode). */
 void dispatch_finish(server_request_t *request);
 
