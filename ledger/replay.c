@@ -426,32 +426,52 @@ static int checkpoint_put_account(ledger_t *ledger, MDB_cursor *cursor,
     return store_error(error);
 }
 
+/* Without memory for the sort, the accounts go in the order they were
+ * dirtied: slower, the same result (a slot listed twice is written twice). */
+static int checkpoint_write_unsorted(ledger_t *ledger, MDB_cursor *cursor) {
+    const accounts_t *accounts = &ledger->accounts;
+    int error = 0;
+    for (uint32_t i = 0; i < accounts->dirty_count && !error; i++) {
+        uint32_t index = accounts->dirty_slots[i];
+        if (index < accounts->slots_count) {
+            error = checkpoint_put_account(ledger, cursor, &accounts->slots[index]);
+        }
+    }
+    return error;
+}
+
 /* The accounts go in id order (the table's key order) through one cursor,
  * so each put lands on the leaf the last one left instead of descending
  * the B-tree for an account picked at random: with 1 M accounts a
  * checkpoint rewrites most of them. Dirty slots past the table's end
- * (undone creations) are skipped, and a slot listed twice is written once. */
+ * (undone creations) are skipped, and a slot listed twice is written once.
+ * The sort's memory (48 bytes per dirty account) is taken for the
+ * checkpoint only. */
 static int checkpoint_write_accounts(ledger_t *ledger) {
     accounts_t *accounts = &ledger->accounts;
+    MDB_cursor *cursor = group_cursor(ledger, GROUP_CURSOR_ACCOUNTS, ledger->dbi_accounts);
     size_t keys_size = ((size_t)accounts->dirty_count + 1) * sizeof(dirty_key_t);
     uint32_t *counts = memory_alloc(DIRTY_DIGIT_VALUES * sizeof(*counts));
     dirty_key_t *keys = memory_alloc(keys_size);
     dirty_key_t *spare = memory_alloc(keys_size);
-    int error = counts != NULL && keys != NULL && spare != NULL ? 0 : LEDGER_ERR_NO_MEMORY;
-    uint32_t keys_count = 0;
-    for (uint32_t i = 0; i < accounts->dirty_count && !error; i++) {
-        uint32_t index = accounts->dirty_slots[i];
-        if (index >= accounts->slots_count) continue;
-        keys[keys_count++] = (dirty_key_t){accounts->slots[index].id, index};
-    }
-    const dirty_key_t *sorted = error ? NULL : dirty_keys_sort(keys, spare, keys_count, counts);
-    MDB_cursor *cursor = group_cursor(ledger, GROUP_CURSOR_ACCOUNTS, ledger->dbi_accounts);
-    for (uint32_t i = 0; i < keys_count && !error; i++) {
-        /* A slot undone and created again is listed twice. */
-        int order = i == 0 ? -1 : ledger_u128_compare(sorted[i - 1].id, sorted[i].id);
-        assert(order <= 0);
-        if (order == 0) continue;
-        error = checkpoint_put_account(ledger, cursor, &accounts->slots[sorted[i].index]);
+    int error = 0;
+    if (counts == NULL || keys == NULL || spare == NULL) {
+        error = checkpoint_write_unsorted(ledger, cursor);
+    } else {
+        uint32_t keys_count = 0;
+        for (uint32_t i = 0; i < accounts->dirty_count; i++) {
+            uint32_t index = accounts->dirty_slots[i];
+            if (index >= accounts->slots_count) continue;
+            keys[keys_count++] = (dirty_key_t){accounts->slots[index].id, index};
+        }
+        const dirty_key_t *sorted = dirty_keys_sort(keys, spare, keys_count, counts);
+        for (uint32_t i = 0; i < keys_count && !error; i++) {
+            /* A slot undone and created again is listed twice. */
+            int order = i == 0 ? -1 : ledger_u128_compare(sorted[i - 1].id, sorted[i].id);
+            assert(order <= 0);
+            if (order == 0) continue;
+            error = checkpoint_put_account(ledger, cursor, &accounts->slots[sorted[i].index]);
+        }
     }
     memory_free(counts);
     memory_free(keys);

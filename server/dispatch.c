@@ -114,10 +114,15 @@ static void results_keep(server_request_t *request, ledger_result_t *results, ui
     request->status = BORSELLINO__V1__STATUS__STATUS_OK;
 }
 
-void dispatch_finish(server_request_t *request) {
-    if (request->results != NULL) results_encode(request);
+void dispatch_release(server_request_t *request) {
+    results_drop(request);
     free(request->transfers);
     request->transfers = NULL;
+}
+
+void dispatch_finish(server_request_t *request) {
+    if (request->results != NULL) results_encode(request);
+    dispatch_release(request);
 }
 
 /* Checks a batch's size; answers and returns false when it is refused. */

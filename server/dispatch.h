@@ -40,6 +40,11 @@ uint64_t dispatch_prepared_bytes(const server_request_t *request);
  * dispatch_response_encode). */
 void dispatch_finish(server_request_t *request);
 
+/* Frees what dispatch_prepare and the writer left in `request` (converted
+ * events, results not yet packed) without packing anything: for an answer
+ * that will not be sent (its connection is closing, the server stopping). */
+void dispatch_release(server_request_t *request);
+
 /* Executes request->request and sets request->response_frame/size, or, for
  * create_accounts and create_transfers, request->results (status OK: the
  * frame is then dispatch_finish's).

@@ -1,10 +1,10 @@
 /*
  * metrics.c — the figures of borsellinod and their HTTP endpoint.
  *
- * Counting: the writer thread adds to atomic counters once per answered
- * request and once per group, and stores the ledger's figures after each
- * group; the loop thread stores nothing but reads them all when a scrape
- * comes. Relaxed atomics are enough: every figure is independent, and a
+ * Counting: the writer thread adds to atomic counters once per group and
+ * stores the ledger's figures after each group; the loop thread adds once
+ * per answered request, as the answer goes out, and reads them all when a
+ * scrape comes. Relaxed atomics are enough: every figure is independent, and a
  * scrape is a sample, not a transaction. A histogram is rendered from one
  * load of each bucket, and its _count is the sum of those loads, so that
  * the +Inf bucket always equals _count as Prometheus requires.

@@ -515,7 +515,12 @@ static void response_send(server_request_t *request) {
     connection->refs--;
     connection->in_flight--;
     connection->bytes_in_flight -= request->bytes_held;
-    dispatch_finish(request); /* the writer left the response's packing to the loop */
+    /* The writer left a create call's packing to the loop. */
+    if (connection->closing) dispatch_release(request);
+    else dispatch_finish(request);
+    /* Counted here, with the status the answer really has. */
+    metrics_request_count(connection->server->metrics, (uint32_t)request->request->op_case,
+                          request->status);
     frame_request_free(request->request);
     request->request = NULL;
     if (connection->closing || request->response_frame == NULL) {

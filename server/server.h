@@ -71,7 +71,7 @@ typedef struct server_request {
     server_identity_t identity;       /* the connection's, at submission */
     Borsellino__V1__Request *request; /* decoded; freed by the loop once answered */
     uint32_t events_count;            /* events or ids it carries */
-    uint64_t bytes_held;              /* body + response estimate (net.c) */
+    uint64_t bytes_held;              /* body + converted events + response estimate (net.c) */
     uint8_t *response_frame;          /* malloc'd by the writer, or by the loop */
     size_t response_size;
     uint32_t status;                  /* proto Status of the response (metrics) */

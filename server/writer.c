@@ -14,11 +14,11 @@
  * completed queue are all first-in first-out, so responses of one
  * connection come back in request order.
  *
- * Metrics (metrics.h): after each group the thread counts its requests by
- * operation and status, observes its size and latency, and publishes the
- * ledger's figures (ledger_stats is cheap: no transaction), all as
- * atomics that the loop reads when scraped, so a scrape never waits on
- * the writer.
+ * Metrics (metrics.h): after each group the thread observes its size and
+ * latency and publishes the ledger's figures (ledger_stats is cheap: no
+ * transaction), all as atomics that the loop reads when scraped, so a
+ * scrape never waits on the writer. Requests are counted by the loop as
+ * their answers go out (net.c), with the status the answer has.
  */
 #include <assert.h>
 #include <pthread.h>
@@ -227,7 +227,7 @@ static uint64_t writer_publish_stats(writer_t *writer) {
     return added;
 }
 
-/* Runs a group and counts it (before its requests are freed). */
+/* Runs a group and observes it (metrics_group_observe). */
 static void group_commit_counted(writer_t *writer, request_list_t *group) {
     uint64_t events = 0;
     for (server_request_t *request = group->head; request != NULL; request = request->next) {
@@ -238,11 +238,6 @@ static void group_commit_counted(writer_t *writer, request_list_t *group) {
     uint64_t latency_ns = monotonic_ns() - start_ns;
     uint64_t committed = writer_publish_stats(writer);
     metrics_group_observe(writer->metrics, events, latency_ns, committed);
-    for (server_request_t *request = group->head; request != NULL; request = request->next) {
-        assert(request->request != NULL);
-        metrics_request_count(writer->metrics, (uint32_t)request->request->op_case,
-                              request->status);
-    }
 }
 
 static void *writer_main(void *argument) {
@@ -330,7 +325,7 @@ void writer_stop(writer_t *writer) {
     server_request_t *request = writer->completed.head;
     while (request != NULL) {
         server_request_t *next = request->next;
-        dispatch_finish(request);
+        dispatch_release(request);
         frame_request_free(request->request);
         free(request->response_frame);
         free(request);

@@ -259,6 +259,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                     ledger_strerror(error), error, ledger_last_error_message(fuzz_ledger));
             abort();
         }
+        dispatch_finish(&request); /* the loop's share, as net.c does */
         response_check(&request);
         free(request.response_frame);
         frame_request_free(decoded);
@@ -288,6 +289,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         dispatch_fail_response(&request, dispatch_status_for_error(error),
                                ledger_strerror(error));
     }
+    dispatch_finish(&request); /* the loop's share, as net.c does */
     response_check(&request);
     free(request.response_frame);
     frame_request_free(decoded);
