@@ -45,9 +45,9 @@ static bool result_fails(uint32_t code) {
  * then ops->prefetch's stages 1 (the account buckets), 2 (their slots) and
  * 3 (the next slots of a colliding probe). The event goes first because
  * a server request's events (8,000 transfers: 1 MiB, more than the L2
- * cache) are converted from the decoded request just before the batch
- * runs, so by the time the batch reaches an event its lines have left the
- * cache, and stage 1's read of it was the writer's largest stall (perf of
+ * cache) were converted by the server's loop thread when the request
+ * arrived, so by the time the batch reaches an event its lines have left
+ * the cache, and stage 1's read of it was the writer's largest stall (perf of
  * the writer thread, 100k accounts: the four stages' functions went from
  * 16.6% to 14.5% of its samples with the event fetch, from 18.4% before
  * stage 3). */

@@ -15,20 +15,26 @@
 #include "dispatch.h"
 #include "frame.h"
 
-/* Drops results kept for dispatch_finish: a response encoded now replaces them. */
+/* Frees results kept for dispatch_finish. */
 static void results_drop(server_request_t *request) {
     free(request->results);
     request->results = NULL;
     request->results_count = 0;
 }
 
-void dispatch_response_encode(server_request_t *request, Borsellino__V1__Response *response) {
+/* Drops whatever answer the request holds (a frame, or results kept for
+ * dispatch_finish): the one being made replaces it. */
+static void answer_drop(server_request_t *request) {
     results_drop(request);
-    response->request_id = request->request ? request->request->request_id : 0;
-    request->status = (uint32_t)response->status;
     free(request->response_frame);
     request->response_frame = NULL;
     request->response_size = 0;
+}
+
+void dispatch_response_encode(server_request_t *request, Borsellino__V1__Response *response) {
+    answer_drop(request);
+    response->request_id = request->request ? request->request->request_id : 0;
+    request->status = (uint32_t)response->status;
     if (frame_encode_response(response, &request->response_frame,
                               &request->response_size) != FRAME_OK) {
         request->response_frame = NULL;
@@ -104,10 +110,7 @@ static void results_encode(server_request_t *request) {
 /* Keeps a create call's results (owned from now on) for dispatch_finish. */
 static void results_keep(server_request_t *request, ledger_result_t *results, uint32_t count,
                          bool accounts) {
-    results_drop(request); /* a group run again replaces them */
-    free(request->response_frame);
-    request->response_frame = NULL;
-    request->response_size = 0;
+    answer_drop(request); /* a group run again replaces its answer */
     request->results = results;
     request->results_count = count;
     request->results_of_accounts = accounts;
