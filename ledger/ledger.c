@@ -72,6 +72,7 @@ int ledger_open(const char *path, const ledger_options_t *options,
     ledger_open_error[0] = '\0';
     ledger_t *ledger = memory_calloc(1, sizeof(*ledger));
     if (ledger == NULL) return LEDGER_ERR_NO_MEMORY;
+    ledger->marker_fd = ledger->data_fd = -1;
     options_resolve(options, &ledger->options);
     size_t path_size = strlen(path) + 1;
     ledger->path = memory_alloc(path_size);
@@ -100,6 +101,7 @@ int ledger_open(const char *path, const ledger_options_t *options,
 static void ledger_free(ledger_t *ledger) {
     if (ledger->read_txn) mdb_txn_abort(ledger->read_txn);
     store_close(ledger);
+    durability_close(ledger);
     signing_close(ledger);
     accounts_free(&ledger->accounts);
     id_buffer_free(&ledger->id_buffer);
@@ -112,8 +114,9 @@ static void ledger_free(ledger_t *ledger) {
 int ledger_close(ledger_t *ledger) {
     if (ledger == NULL) return 0;
     ledger_write_abort(ledger);
-    int error = 0;
-    if (!ledger->options.read_only && ledger->sequence != ledger->checkpoint_sequence) {
+    int error = ledger_write_sync(ledger);
+    if (!error && !ledger->options.read_only &&
+        ledger->sequence != ledger->checkpoint_sequence) {
         error = ledger_checkpoint(ledger);
     }
     ledger_free(ledger);
@@ -253,7 +256,24 @@ static int group_finish(ledger_t *ledger) {
     return error;
 }
 
-int ledger_write_commit(ledger_t *ledger) {
+/* LMDB's commit of the group: durable before it returns, or (unsynced)
+ * with MDB_NOSYNC after the marker names it (durability.c). */
+static int group_commit_lmdb(ledger_t *ledger, bool unsynced) {
+    if (!unsynced) return mdb_txn_commit(ledger->txn_group);
+    uint64_t txnid = mdb_txn_id(ledger->txn_group);
+    int error = durability_mark(ledger, txnid);
+    if (error) {
+        mdb_txn_abort(ledger->txn_group);
+        return error;
+    }
+    mdb_env_set_flags(ledger->env, MDB_NOSYNC, 1);
+    error = mdb_txn_commit(ledger->txn_group);
+    mdb_env_set_flags(ledger->env, MDB_NOSYNC, 0);
+    if (!error) atomic_store(&ledger->unsynced_txnid, txnid);
+    return error;
+}
+
+static int write_commit(ledger_t *ledger, bool unsynced) {
     if (ledger == NULL) return LEDGER_ERR_INVALID_ARGUMENT;
     if (ledger->txn_group == NULL) return LEDGER_ERR_NO_WRITE;
     assert(ledger->txn == ledger->txn_group);
@@ -261,6 +281,14 @@ int ledger_write_commit(ledger_t *ledger) {
         bool map_full = ledger->map_full;
         group_rollback(ledger);
         return map_full ? grow_after_full(ledger) : LEDGER_ERR_WRITE_FAILED;
+    }
+    if (atomic_load(&ledger->unsynced_txnid) != 0 || (unsynced && ledger->marker_fd < 0)) {
+        ledger_set_error(ledger, unsynced && ledger->marker_fd < 0
+                                     ? "the ledger was not opened with commit_pipelined"
+                                     : "the previous group is not yet durable "
+                                       "(ledger_write_sync)");
+        group_rollback(ledger);
+        return LEDGER_ERR_INVALID_ARGUMENT;
     }
     /* Money is never invented: the books balance before anything is
      * made durable. */
@@ -276,7 +304,7 @@ int ledger_write_commit(ledger_t *ledger) {
         /* The chain head or the checkpoint did not fit: grow for the retry. */
         return error == MDB_MAP_FULL ? grow_after_full(ledger) : error;
     }
-    error = mdb_txn_commit(ledger->txn_group);
+    error = group_commit_lmdb(ledger, unsynced);
     ledger->txn_group = NULL;
     ledger->txn = NULL;
     if (error) {
@@ -292,6 +320,10 @@ int ledger_write_commit(ledger_t *ledger) {
     accounts_undo_clear(&ledger->accounts);
     return 0;
 }
+
+int ledger_write_commit(ledger_t *ledger) { return write_commit(ledger, false); }
+
+int ledger_write_commit_unsynced(ledger_t *ledger) { return write_commit(ledger, true); }
 
 int ledger_write_auto_begin(ledger_t *ledger, bool *auto_out) {
     *auto_out = false;

@@ -268,7 +268,14 @@ enum ledger_error {
     LEDGER_ERR_SIGNING_KEY = -31015,
     /* A write or a signature asked of a read-only handle. */
     LEDGER_ERR_READ_ONLY = -31016,
-    LEDGER_ERR_LAST = -31016,
+    /* Another process holds the directory's commit lock (a commit_pipelined
+     * open, such as a running borsellinod). */
+    LEDGER_ERR_LOCKED = -31017,
+    /* A read-only open of a directory whose newest write group was
+     * committed unsynced by a writer that has since stopped
+     * (ledger_write_commit_unsynced): a writable open rolls it back first. */
+    LEDGER_ERR_NEEDS_RECOVERY = -31018,
+    LEDGER_ERR_LAST = -31018,
 };
 
 /* ------------------------------------------------------------------------ */
@@ -309,6 +316,11 @@ typedef struct ledger_options {
      * twice this many. A writable handle also keeps a 16 MiB filter of
      * the indexed ids (filled at open, touched as ids land in it). */
     uint32_t transfer_id_buffer_max;
+    /* Allow ledger_write_commit_unsynced (pipelined durable commits, for a
+     * server). The open creates DIR/unsynced_txn and holds an exclusive
+     * lock on it until close: a second such open of the directory, in any
+     * process, gets LEDGER_ERR_LOCKED. Ignored with read_only. */
+    bool commit_pipelined;
 } ledger_options_t;
 
 /*
@@ -323,7 +335,14 @@ typedef struct ledger_options {
  *   LEDGER_ERR_FORMAT_NEWER  written by a newer borsellino;
  *   LEDGER_ERR_CORRUPT       a checksum or structural check failed;
  *   LEDGER_ERR_NOT_A_LEDGER  path holds something else;
+ *   LEDGER_ERR_LOCKED        commit_pipelined, and another process has
+ *                            such an open of the directory;
+ *   LEDGER_ERR_NEEDS_RECOVERY read-only, and the newest write group was
+ *                            committed unsynced by a writer that stopped;
  *   LEDGER_ERR_NO_MEMORY, an MDB_* code or errno.
+ * A writable open of such a directory first rolls that group back (it was
+ * never acknowledged: see ledger_write_commit_unsynced);
+ * ledger_rolled_back_txnid() then says which.
  * ledger_last_error_message() then says what and where.
  */
 int ledger_open(const char *path, const ledger_options_t *options,
@@ -380,6 +399,37 @@ const char *ledger_last_error_message(const ledger_t *ledger);
 int ledger_write_begin(ledger_t *ledger);
 int ledger_write_commit(ledger_t *ledger);
 void ledger_write_abort(ledger_t *ledger);
+
+/*
+ * Pipelined commits: the group is committed now and made durable later,
+ * so that the caller can build the next group while the disk syncs this
+ * one. Only for handles opened with commit_pipelined.
+ *
+ * ledger_write_commit_unsynced: commits the open group like
+ *   ledger_write_commit, except that it returns before the data reaches
+ *   the disk. On 0 the group is visible to every later call of this
+ *   process but NOT durable: nothing of it may be acknowledged until
+ *   ledger_write_sync() returns 0. A later group may be begun and filled
+ *   meanwhile, but not committed (by either commit call) before that
+ *   sync: LEDGER_ERR_INVALID_ARGUMENT, and the group is rolled back.
+ *   Errors as ledger_write_commit, plus errno from writing
+ *   DIR/unsynced_txn; in every error case the group is rolled back and
+ *   closed and nothing was committed.
+ * ledger_write_sync: makes the unsynced group durable (fdatasync of the
+ *   data, then the marker cleared). Returns 0 (also when nothing is
+ *   unsynced) or errno. May run on another thread than the one calling
+ *   the other functions, concurrently with them, but on one thread at a
+ *   time. On error the group stays unsynced: nothing of it may be
+ *   acknowledged, and no later group can be committed unsynced; the
+ *   process must stop writing (ledger_close_without_checkpoint), and the
+ *   next writable open rolls the group back.
+ * ledger_rolled_back_txnid: the LMDB transaction rolled back by this
+ *   handle's open (a group committed unsynced whose writer stopped before
+ *   its sync), or 0.
+ */
+int ledger_write_commit_unsynced(ledger_t *ledger);
+int ledger_write_sync(ledger_t *ledger);
+uint64_t ledger_rolled_back_txnid(const ledger_t *ledger);
 
 /*
  * Creates accounts. Events apply in order; each succeeds or fails on its own

@@ -17,6 +17,7 @@
 #define BORSELLINO_LEDGER_INTERNAL_H
 
 #include <lmdb.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -111,6 +112,16 @@ struct ledger {
     bool welfare_platform_ready;    /* the platform record was found */
     uint64_t welfare_hold_next_due; /* no hold expires before this; 0 = unknown */
 
+    /* Pipelined commits (durability.c). marker_fd: DIR/unsynced_txn, open
+     * and flock'ed by a commit_pipelined handle, else -1. data_fd: LMDB's
+     * descriptor of data.mdb (pipelined handles). unsynced_txnid: the
+     * committed, not yet durable transaction (0: none); written by the
+     * committing thread and by ledger_write_sync's. */
+    int marker_fd;
+    int data_fd;
+    _Atomic uint64_t unsynced_txnid;
+    uint64_t rolled_back_txnid; /* rolled back at open (0: none) */
+
     uint64_t replayed_events;
     uint64_t replay_ns;
     char error_message[256];
@@ -157,6 +168,21 @@ int store_meta_put_bytes(ledger_t *ledger, MDB_txn *txn, const char *key,
                          const void *bytes, size_t size);
 int store_meta_get_bytes(ledger_t *ledger, MDB_txn *txn, const char *key,
                          void *bytes, size_t size, bool *found_out);
+
+/* ---- durability.c: pipelined commits and their recovery ---- */
+
+/* Opens DIR/unsynced_txn (created and locked for commit_pipelined
+ * handles) and, unless `is_new`, rolls back or refuses a directory whose
+ * newest transaction was committed unsynced by a writer that is gone. Runs
+ * before LMDB opens the environment. Returns 0, LEDGER_ERR_LOCKED,
+ * LEDGER_ERR_NEEDS_RECOVERY (read-only), LEDGER_ERR_CORRUPT or errno. */
+int durability_open(ledger_t *ledger, bool is_new);
+/* After the environment is open: checks that the meta pages read as LMDB
+ * reports them (pipelined handles only). */
+int durability_check_layout(ledger_t *ledger);
+void durability_close(ledger_t *ledger);
+/* Writes and syncs the marker: `txnid` is about to be committed unsynced. */
+int durability_mark(ledger_t *ledger, uint64_t txnid);
 
 /* ---- signing.c: the signing key and signed checkpoints (audit.h) ---- */
 

@@ -74,6 +74,8 @@ static const char *const error_descriptions[] = {
     "the write group outgrew the map, which was grown: submit the group again",
     "the checkpoint signing key is missing, unreadable or not this directory's",
     "the ledger was opened read-only",
+    "the data directory is in use by another committing process",
+    "the last write group was never made durable: open the directory for writing to roll it back",
 };
 
 _Static_assert(sizeof(error_descriptions) / sizeof(error_descriptions[0]) ==

@@ -9,7 +9,8 @@
  * Format version 2 (record.h STORE_FORMAT_VERSION) added the meta value
  * transfer_ids_watermark (transfer_index.c).
  * Durability: default LMDB flags (no NOSYNC, no NOMETASYNC), so a commit
- * returns only after fdatasync of the data and of the meta page.
+ * returns only after fdatasync of the data and of the meta page; a
+ * pipelined commit (durability.c) turns MDB_NOSYNC on for itself alone.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -249,8 +250,9 @@ static int store_open_env(ledger_t *ledger, const char *path) {
 int store_open(ledger_t *ledger, const char *path) {
     bool is_new = false;
     int error = store_prepare_directory(ledger, path, &is_new);
-    if (error) return error;
-    error = store_open_env(ledger, path);
+    if (!error) error = durability_open(ledger, is_new);
+    if (!error) error = store_open_env(ledger, path);
+    if (!error) error = durability_check_layout(ledger);
     if (error) return error;
     MDB_txn *txn = NULL;
     error = mdb_txn_begin(ledger->env, NULL,

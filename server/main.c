@@ -352,6 +352,8 @@ int main(int argc, char **argv) {
     ledger_options_t ledger_options;
     memset(&ledger_options, 0, sizeof(ledger_options));
     ledger_options.signing_key_path = config.signing_key_path;
+    /* The writer syncs a group while it builds the next (writer.c). */
+    ledger_options.commit_pipelined = true;
     int error = ledger_open(config.data_path, &ledger_options, &ledger);
     if (error) {
         /* Never repaired silently: say what is wrong and how to look. */
@@ -378,6 +380,12 @@ int main(int argc, char **argv) {
         ledger_close(ledger);
         tls_server_free(config.tls);
         return 1;
+    }
+    if (ledger_rolled_back_txnid(ledger) != 0) {
+        server_log("unsynced_group_rolled_back",
+                   "lmdb_txn=%llu detail=\"the last write group was committed but the server "
+                   "stopped before it was on disk; none of it had been acknowledged\"",
+                   (unsigned long long)ledger_rolled_back_txnid(ledger));
     }
     ledger_stats_t stats;
     ledger_stats(ledger, &stats);

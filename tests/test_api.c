@@ -287,7 +287,7 @@ static bool string_useful(const char *text) {
 
 static void test_strerror(void) {
     const int count = LEDGER_ERR_BASE - LEDGER_ERR_LAST + 1;
-    TEST_CHECK_EQ(count, 17);
+    TEST_CHECK_EQ(count, 19);
     for (int i = 0; i < count; i++) {
         const char *text = ledger_strerror(LEDGER_ERR_BASE - i);
         TEST_CHECK(string_useful(text));

@@ -18,9 +18,14 @@
  * even once the disk is healthy again, until a restart; after the restart
  * every acknowledged transfer is present, and retrying the refused batches
  * with the same ids gives ok or exists, never a second posting (balances
- * equal a model of acknowledged + retried transfers). An ENOSPC must give
- * STATUS_STORAGE_FULL with nothing applied, and writes resume once the
- * shim lets calls through again.
+ * equal a model of acknowledged + retried transfers). An ENOSPC from a
+ * write must give STATUS_STORAGE_FULL with nothing applied, and writes
+ * resume once the shim lets calls through again.
+ *
+ * A failed fdatasync (EIO or ENOSPC) hits a group the server has already
+ * committed unsynced (server/writer.c): from then on every request, reads
+ * included, gets STATUS_STORAGE_FAULT until the restart, which rolls that
+ * group back; so every refused transfer is new when retried.
  *
  * The model: transfer id i always moves 1 + i % 13 units from account
  * 1 + i % ACCOUNTS to account 1 + (i + 1) % ACCOUNTS, so any batch can be
@@ -237,8 +242,20 @@ static bool log_contains(const char *path, const char *needle) {
 /* ------------------------------------------------------------------------ */
 /* A client that keeps reading while faults come and go                     */
 
+/* The status a status request gets, without judging it; -1: no answer. */
+static int status_call_status(conn_t *conn, failures_t *failures) {
+    uint64_t request_id = ++conn->request_id_last;
+    response_t *response = exchange(conn, request_id, request_status(request_id), failures);
+    if (response == NULL) return -1;
+    int status = (int)response->status;
+    frame_response_free(response);
+    return status;
+}
+
 typedef struct reader {
     uint16_t port;
+    bool refusal_expected; /* a failed sync: reads end in STATUS_STORAGE_FAULT */
+    atomic_bool refused;
     atomic_bool stop;
     atomic_uint_fast64_t rounds;
     failures_t failures;
@@ -254,8 +271,27 @@ static void *reader_main(void *argument) {
     for (uint32_t i = 0; i < ACCOUNTS; i++) ids[i] = id128(i + 1);
     for (int round = 0; round < READER_ROUNDS_MAX && !atomic_load(&reader->stop); round++) {
         uint32_t found = 0;
-        if (!status_ok(&conn, &reader->failures)) break;
-        if (!lookup_accounts_call(&conn, ids, ACCOUNTS, accounts, &found, &reader->failures)) {
+        int status = status_call_status(&conn, &reader->failures);
+        if (status == BORSELLINO__V1__STATUS__STATUS_STORAGE_FAULT && reader->refusal_expected) {
+            atomic_store(&reader->refused, true);
+            break;
+        }
+        if (status != BORSELLINO__V1__STATUS__STATUS_OK) {
+            FAIL(&reader->failures, "reader: status request answered %d", status);
+            break;
+        }
+        /* Once the server refuses, a lookup may be what meets it first. */
+        failures_t lookup_failures = {"reader lookup", 0};
+        if (!lookup_accounts_call(&conn, ids, ACCOUNTS, accounts, &found,
+                                  reader->refusal_expected ? &lookup_failures
+                                                           : &reader->failures)) {
+            if (reader->refusal_expected &&
+                status_call_status(&conn, &reader->failures) ==
+                    BORSELLINO__V1__STATUS__STATUS_STORAGE_FAULT) {
+                atomic_store(&reader->refused, true);
+            } else if (reader->refusal_expected) {
+                FAIL(&reader->failures, "reader: a lookup failed and the server is not refusing");
+            }
             break;
         }
         if (found != ACCOUNTS) {
@@ -269,9 +305,10 @@ static void *reader_main(void *argument) {
     return NULL;
 }
 
-static void reader_start(reader_t *reader, uint16_t port) {
+static void reader_start(reader_t *reader, uint16_t port, bool refusal_expected) {
     memset(reader, 0, sizeof *reader);
     reader->port = port;
+    reader->refusal_expected = refusal_expected;
     reader->failures.who = "reader";
     TEST_REQUIRE(pthread_create(&reader->thread, NULL, reader_main, reader) == 0);
 }
@@ -448,6 +485,10 @@ static bool server_start_shimmed(server_t *server, const char *control) {
 typedef struct fault_case {
     const char *control; /* the mode written into the control file */
     bool fatal;          /* EIO: refused until restart; else storage full */
+    /* The failure hits the sync of a group already committed (pipelined,
+     * server/writer.c): reads are refused too, and the restart rolls that
+     * group back, so every refused transfer is new when retried. */
+    bool sync;
 } fault_case_t;
 
 /* Sends the batches while the fault is on (and one after it is off for a
@@ -505,16 +546,24 @@ static void fault_case_run(server_t *server, const fault_case_t *fault, const ch
     TEST_CHECK(create_accounts_range(&conn, 1, ACCOUNTS, &case_failures));
     for (int i = 0; i < WARMUP_BATCHES; i++) batch_acknowledged(&conn, model, FAULT_BATCH);
     reader_t reader;
-    reader_start(&reader, server->port);
+    reader_start(&reader, server->port, fault->sync);
     sleep_ms(20);
     control_set(control, fault->control);
     uint64_t refused_first = faulted_batches(&conn, model, fault, control);
     uint64_t refused_end = model->next_id;
     control_set(control, "none");
-    /* Reads while (or right after) the storage failed. */
-    check_posted_present(&conn, model, &case_failures);
-    TEST_CHECK(status_ok(&conn, &case_failures));
-    sleep_ms(20);
+    if (fault->sync) {
+        /* Every answer would show the group that could not be synced. */
+        TEST_CHECK_EQ(status_call_status(&conn, &case_failures),
+                      BORSELLINO__V1__STATUS__STATUS_STORAGE_FAULT);
+        sleep_ms(20);
+        TEST_CHECK(atomic_load(&reader.refused));
+    } else {
+        /* Reads while (or right after) the storage failed. */
+        check_posted_present(&conn, model, &case_failures);
+        TEST_CHECK(status_ok(&conn, &case_failures));
+        sleep_ms(20);
+    }
     reader_stop(&reader);
     TEST_CHECK(log_contains(server->log, fault->fatal ? "event=storage_fault"
                                                       : "event=storage_full"));
@@ -535,7 +584,7 @@ static void fault_case_run(server_t *server, const fault_case_t *fault, const ch
     if (!server_start(server)) return;
     if (!conn_open(&conn, server->port, &case_failures)) return;
     check_posted_present(&conn, model, &case_failures);
-    if (fault->fatal) retry_refused(&conn, model, refused_first, refused_end, false);
+    if (fault->fatal) retry_refused(&conn, model, refused_first, refused_end, fault->sync);
     check_posted_present(&conn, model, &case_failures);
     check_balances(&conn, model, &case_failures);
     TEST_CHECK(batch_acknowledged(&conn, model, FAULT_BATCH));
@@ -558,25 +607,27 @@ static void fault_case(const fault_case_t *fault, const char *prefix) {
 }
 
 static void test_eio_write(void) {
-    fault_case(&(fault_case_t){"eio-write", true}, "fault-eio-write");
+    fault_case(&(fault_case_t){"eio-write", true, false}, "fault-eio-write");
 }
 
 /* Lets the first page write through: the failure hits a later page or
  * the meta page of the same commit. */
 static void test_eio_write_later(void) {
-    fault_case(&(fault_case_t){"eio-write 1", true}, "fault-eio-write-later");
+    fault_case(&(fault_case_t){"eio-write 1", true, false}, "fault-eio-write-later");
 }
 
 static void test_eio_fsync(void) {
-    fault_case(&(fault_case_t){"eio-fsync", true}, "fault-eio-fsync");
+    fault_case(&(fault_case_t){"eio-fsync", true, true}, "fault-eio-fsync");
 }
 
 static void test_enospc_write(void) {
-    fault_case(&(fault_case_t){"enospc-write", false}, "fault-enospc-write");
+    fault_case(&(fault_case_t){"enospc-write", false, false}, "fault-enospc-write");
 }
 
+/* A failed sync is final whatever its errno: after it, the page cache no
+ * longer says what the disk holds (see server/writer.c). */
 static void test_enospc_fsync(void) {
-    fault_case(&(fault_case_t){"enospc-fsync", false}, "fault-enospc-fsync");
+    fault_case(&(fault_case_t){"enospc-fsync", true, true}, "fault-enospc-fsync");
 }
 
 int main(int argc, char **argv) {
