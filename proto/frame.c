@@ -102,6 +102,86 @@ static int frame_encode_message(const ProtobufCMessage *message,
     return FRAME_OK;
 }
 
+/* ---- event results by hand (frame_encode_event_results) ---- */
+
+enum {
+    /* Field tags: (number << 3) | wire type (0 varint, 2 length-delimited). */
+    TAG_RESPONSE_REQUEST_ID = (1 << 3) | 0,
+    TAG_RESPONSE_CREATE_ACCOUNTS = (10 << 3) | 2,
+    TAG_RESPONSE_CREATE_TRANSFERS = (11 << 3) | 2,
+    TAG_RESULTS_ITEM = (1 << 3) | 2,
+    TAG_EVENT_RESULT_RESULT = (1 << 3) | 0,
+    TAG_EVENT_RESULT_TIMESTAMP = (2 << 3) | 0,
+};
+
+static size_t varint_size(uint64_t value) {
+    size_t size = 1;
+    while (value >= 0x80) {
+        value >>= 7;
+        size++;
+    }
+    return size;
+}
+
+static uint8_t *varint_put(uint8_t *out, uint64_t value) {
+    while (value >= 0x80) {
+        *out++ = (uint8_t)(value | 0x80);
+        value >>= 7;
+    }
+    *out++ = (uint8_t)value;
+    return out;
+}
+
+/* An EventResult's body: proto3 leaves zero fields out. */
+static size_t event_result_body_size(const frame_event_result_t *result) {
+    size_t size = 0;
+    if (result->result != 0) size += 1 + varint_size(result->result);
+    if (result->timestamp != 0) size += 1 + varint_size(result->timestamp);
+    return size;
+}
+
+int frame_encode_event_results(uint64_t request_id, bool of_accounts,
+                               const frame_event_result_t *results, uint32_t count,
+                               uint8_t **frame_out, size_t *frame_size_out) {
+    assert(results != NULL || count == 0);
+    assert(frame_out != NULL && frame_size_out != NULL);
+    uint64_t list_size = 0; /* the Create*Response body */
+    for (uint32_t i = 0; i < count; i++) {
+        size_t item = event_result_body_size(&results[i]);
+        list_size += 1 + varint_size(item) + item;
+    }
+    uint64_t body_size = 1 + varint_size(list_size) + list_size;
+    if (request_id != 0) body_size += 1 + varint_size(request_id);
+    if (body_size > FRAME_BODY_SIZE_MAX_LIMIT) return FRAME_ERR_ENCODE;
+    size_t frame_size = FRAME_HEADER_SIZE + (size_t)body_size;
+    uint8_t *frame = malloc(frame_size);
+    if (frame == NULL) return FRAME_ERR_NO_MEMORY;
+    frame_header_write(frame, (uint32_t)body_size);
+    uint8_t *out = frame + FRAME_HEADER_SIZE;
+    if (request_id != 0) {
+        *out++ = TAG_RESPONSE_REQUEST_ID;
+        out = varint_put(out, request_id);
+    }
+    *out++ = of_accounts ? TAG_RESPONSE_CREATE_ACCOUNTS : TAG_RESPONSE_CREATE_TRANSFERS;
+    out = varint_put(out, list_size);
+    for (uint32_t i = 0; i < count; i++) {
+        *out++ = TAG_RESULTS_ITEM;
+        out = varint_put(out, event_result_body_size(&results[i]));
+        if (results[i].result != 0) {
+            *out++ = TAG_EVENT_RESULT_RESULT;
+            out = varint_put(out, results[i].result);
+        }
+        if (results[i].timestamp != 0) {
+            *out++ = TAG_EVENT_RESULT_TIMESTAMP;
+            out = varint_put(out, results[i].timestamp);
+        }
+    }
+    assert((size_t)(out - frame) == frame_size);
+    *frame_out = frame;
+    *frame_size_out = frame_size;
+    return FRAME_OK;
+}
+
 int frame_encode_request(const Borsellino__V1__Request *request,
                          uint8_t **frame_out, size_t *frame_size_out) {
     assert(request != NULL);

@@ -68,43 +68,33 @@ static int answer_status(server_request_t *request, Borsellino__V1__Status statu
     return 0;
 }
 
-/* The per-event results of a create call, packed into the response frame. */
+/* The per-event results of a create call, packed into the response frame
+ * (by hand: frame_encode_event_results). */
 static void results_encode(server_request_t *request) {
     uint32_t count = request->results_count;
-    Borsellino__V1__EventResult *items = calloc(count ? count : 1, sizeof(*items));
-    Borsellino__V1__EventResult **pointers = calloc(count ? count : 1, sizeof(*pointers));
-    Borsellino__V1__Response response = BORSELLINO__V1__RESPONSE__INIT;
-    Borsellino__V1__CreateAccountsResponse accounts_result =
-        BORSELLINO__V1__CREATE_ACCOUNTS_RESPONSE__INIT;
-    Borsellino__V1__CreateTransfersResponse transfers_result =
-        BORSELLINO__V1__CREATE_TRANSFERS_RESPONSE__INIT;
-    if (items == NULL || pointers == NULL) {
+    frame_event_result_t *items = malloc((count ? count : 1) * sizeof(*items));
+    uint8_t *frame = NULL;
+    size_t frame_size = 0;
+    int error = FRAME_ERR_NO_MEMORY;
+    if (items != NULL) {
+        for (uint32_t i = 0; i < count; i++) {
+            items[i].result = request->results[i].result;
+            items[i].timestamp = request->results[i].timestamp;
+        }
+        error = frame_encode_event_results(request->request ? request->request->request_id : 0,
+                                           request->results_of_accounts, items, count, &frame,
+                                           &frame_size);
         free(items);
-        free(pointers);
+    }
+    if (error != FRAME_OK) {
         dispatch_fail_response(request, BORSELLINO__V1__STATUS__STATUS_INTERNAL_ERROR,
-                               "out of memory");
+                               frame_strerror(error));
         return;
     }
-    for (uint32_t i = 0; i < count; i++) {
-        borsellino__v1__event_result__init(&items[i]);
-        items[i].result = (Borsellino__V1__Result)request->results[i].result;
-        items[i].timestamp = request->results[i].timestamp;
-        pointers[i] = &items[i];
-    }
-    if (request->results_of_accounts) {
-        accounts_result.n_results = count;
-        accounts_result.results = pointers;
-        response.result_case = BORSELLINO__V1__RESPONSE__RESULT_CREATE_ACCOUNTS;
-        response.create_accounts = &accounts_result;
-    } else {
-        transfers_result.n_results = count;
-        transfers_result.results = pointers;
-        response.result_case = BORSELLINO__V1__RESPONSE__RESULT_CREATE_TRANSFERS;
-        response.create_transfers = &transfers_result;
-    }
-    dispatch_response_encode(request, &response); /* frees the results */
-    free(items);
-    free(pointers);
+    answer_drop(request); /* frees the results */
+    request->status = BORSELLINO__V1__STATUS__STATUS_OK;
+    request->response_frame = frame;
+    request->response_size = frame_size;
 }
 
 /* Keeps a create call's results (owned from now on) for dispatch_finish. */

@@ -606,6 +606,66 @@ static void test_response_create_results(void) {
     frame_response_free(decoded);
 }
 
+/* frame_encode_event_results gives the very bytes protobuf-c packs for
+ * the same Response: counts 0..3 and a full batch, request ids 0 and big,
+ * results and timestamps zero (left out by proto3), small and at their
+ * widest varints. */
+static void check_event_results_by_hand(uint64_t request_id, bool of_accounts, uint32_t count) {
+    frame_event_result_t *items = calloc(count ? count : 1, sizeof(*items));
+    Borsellino__V1__EventResult *results = calloc(count ? count : 1, sizeof(*results));
+    Borsellino__V1__EventResult **pointers = calloc(count ? count : 1, sizeof(*pointers));
+    TEST_REQUIRE(items != NULL && results != NULL && pointers != NULL);
+    for (uint32_t i = 0; i < count; i++) {
+        uint64_t pick = random_next();
+        items[i].result = pick % 3 == 0 ? 0 : (uint32_t)(pick >> 8) % 64;
+        items[i].timestamp = pick % 5 == 0 ? 0 : pick % 5 == 1 ? U64_MAX : random_next() >> (pick % 60);
+        borsellino__v1__event_result__init(&results[i]);
+        results[i].result = (Borsellino__V1__Result)items[i].result;
+        results[i].timestamp = items[i].timestamp;
+        pointers[i] = &results[i];
+    }
+    Borsellino__V1__Response response = BORSELLINO__V1__RESPONSE__INIT;
+    Borsellino__V1__CreateAccountsResponse accounts = BORSELLINO__V1__CREATE_ACCOUNTS_RESPONSE__INIT;
+    Borsellino__V1__CreateTransfersResponse transfers = BORSELLINO__V1__CREATE_TRANSFERS_RESPONSE__INIT;
+    response.request_id = request_id;
+    if (of_accounts) {
+        accounts.n_results = count;
+        accounts.results = pointers;
+        response.result_case = BORSELLINO__V1__RESPONSE__RESULT_CREATE_ACCOUNTS;
+        response.create_accounts = &accounts;
+    } else {
+        transfers.n_results = count;
+        transfers.results = pointers;
+        response.result_case = BORSELLINO__V1__RESPONSE__RESULT_CREATE_TRANSFERS;
+        response.create_transfers = &transfers;
+    }
+    uint8_t *expected = NULL, *got = NULL;
+    size_t expected_size = 0, got_size = 0;
+    TEST_REQUIRE(frame_encode_response(&response, &expected, &expected_size) == FRAME_OK);
+    TEST_REQUIRE(frame_encode_event_results(request_id, of_accounts, items, count, &got,
+                                            &got_size) == FRAME_OK);
+    TEST_CHECK_EQ(got_size, expected_size);
+    TEST_CHECK(got_size == expected_size && memcmp(got, expected, got_size) == 0);
+    free(expected);
+    free(got);
+    free(items);
+    free(results);
+    free(pointers);
+}
+
+static void test_event_results_by_hand(void) {
+    random_state = 0x5eed5eedu;
+    const uint64_t request_ids[] = {0, 1, 127, 128, U64_MAX};
+    for (size_t r = 0; r < sizeof(request_ids) / sizeof(request_ids[0]); r++) {
+        for (uint32_t count = 0; count <= 3; count++) {
+            check_event_results_by_hand(request_ids[r], r % 2 == 0, count);
+            check_event_results_by_hand(request_ids[r], r % 2 != 0, count);
+        }
+    }
+    check_event_results_by_hand(77, false, 8190);
+    check_event_results_by_hand(78, true, 8190);
+}
+
 static void test_response_lookups(void) {
     ledger_account_t account = sample_account(100);
     Borsellino__V1__Account account_message;
@@ -1023,6 +1083,7 @@ static void test_random_bytes_never_crash(void) {
 int main(int argc, char **argv) {
     static const test_case_t cases[] = {
         {"test_header_bytes", test_header_bytes},
+        {"test_event_results_by_hand", test_event_results_by_hand},
         {"test_header_round_trip_at_bounds", test_header_round_trip_at_bounds},
         {"test_parse_every_prefix_needs_more", test_parse_every_prefix_needs_more},
         {"test_parse_oversized_from_header_alone", test_parse_oversized_from_header_alone},
