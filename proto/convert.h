@@ -62,6 +62,31 @@ void convert_balance_from_proto(const Borsellino__V1__Balance *in,
 bool convert_account_fits(const Borsellino__V1__Account *in);
 bool convert_transfer_fits(const Borsellino__V1__Transfer *in);
 
+/*
+ * A create_transfers Request body decoded by hand, straight into ledger
+ * transfers (transfers_wire.c), for the server's hot path.
+ *
+ * Returns true when `body` is a plain create_transfers call of 1 to
+ * count_max events: then *batch_out holds the request id, the event count,
+ * and either the converted transfers (malloc'd, owned by the caller) or,
+ * when an event does not fit (convert_transfer_fits), unfit = 1 + the
+ * first such index and transfers NULL. Returns false for anything else
+ * (another operation, an empty or too large batch, unknown or repeated
+ * fields, malformed bytes, no memory), with nothing allocated: decode
+ * such a body with frame_request_decode. Whenever it returns true, the
+ * values equal protobuf-c's decoding followed by convert_transfer_fits and
+ * convert_transfer_from_proto.
+ */
+typedef struct convert_transfers_batch {
+    uint64_t request_id;
+    uint32_t count;
+    uint32_t unfit;
+    ledger_transfer_t *transfers;
+} convert_transfers_batch_t;
+
+bool convert_create_transfers_decode(const uint8_t *body, size_t size, uint32_t count_max,
+                                     convert_transfers_batch_t *batch_out);
+
 /* ------------------------------------------------------------------------ */
 /* Welfare (convert_welfare.c)                                              */
 

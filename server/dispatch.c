@@ -173,7 +173,10 @@ static bool transfers_to_prepare(const server_config_t *config,
 }
 
 int dispatch_prepare(const server_config_t *config, server_request_t *request) {
-    if (!transfers_to_prepare(config, request->request) || request->transfers != NULL) return 0;
+    if (!transfers_to_prepare(config, request->request) || request->transfers != NULL ||
+        request->transfer_unfit != 0) {
+        return 0;
+    }
     const Borsellino__V1__CreateTransfersRequest *op = request->request->create_transfers;
     ledger_transfer_t *transfers = malloc(op->n_transfers * sizeof(*transfers));
     if (transfers == NULL) return LEDGER_ERR_NO_MEMORY;

@@ -38,6 +38,7 @@
 #include <string.h>
 
 #include "authz.h"
+#include "convert.h"
 #include "dispatch.h"
 #include "frame.h"
 #include "metrics.h"
@@ -312,6 +313,41 @@ static uint32_t request_events(const Borsellino__V1__Request *request) {
     }
 }
 
+/* Decodes a request body. A plain create_transfers batch is decoded by
+ * hand into *batch_out (convert_create_transfers_decode); its Request is
+ * then decoded from a two-field body (the id and an empty batch) and given
+ * the batch's count, so that everything but the events reads as usual.
+ * Anything else goes through protobuf-c, with *batch_out zeroed. NULL:
+ * bad bytes or no memory (nothing left allocated). */
+static Borsellino__V1__Request *request_decode(const uint8_t *body, size_t size,
+                                               uint32_t events_max,
+                                               convert_transfers_batch_t *batch_out) {
+    if (!convert_create_transfers_decode(body, size, events_max, batch_out)) {
+        return frame_request_decode(body, size, NULL);
+    }
+    uint8_t shell[16];
+    size_t used = 0;
+    if (batch_out->request_id != 0) {
+        shell[used++] = 0x08; /* field 1, varint */
+        for (uint64_t id = batch_out->request_id; ; id >>= 7) {
+            shell[used++] = (uint8_t)(id < 0x80 ? id : (id & 0x7f) | 0x80);
+            if (id < 0x80) break;
+        }
+    }
+    shell[used++] = 0x5a; /* field 11, length-delimited */
+    shell[used++] = 0x00;
+    Borsellino__V1__Request *decoded = frame_request_decode(shell, used, NULL);
+    if (decoded == NULL ||
+        decoded->op_case != BORSELLINO__V1__REQUEST__OP_CREATE_TRANSFERS) {
+        frame_request_free(decoded);
+        free(batch_out->transfers);
+        batch_out->transfers = NULL;
+        return NULL;
+    }
+    decoded->create_transfers->n_transfers = batch_out->count;
+    return decoded;
+}
+
 /* Parses and submits one frame from the start of the buffer. Returns the
  * bytes consumed, 0 when more are needed, or -1 after closing. */
 static long connection_take_frame(connection_t *connection, size_t offset) {
@@ -326,11 +362,13 @@ static long connection_take_frame(connection_t *connection, size_t offset) {
         connection_close(connection, "frame_too_large");
         return -1;
     }
-    int error = 0;
-    Borsellino__V1__Request *decoded = frame_request_decode(body, body_size, &error);
+    convert_transfers_batch_t batch;
+    Borsellino__V1__Request *decoded =
+        request_decode(body, body_size, connection->server->config->batch_events_max, &batch);
     server_request_t *request = decoded ? calloc(1, sizeof(*request)) : NULL;
     if (request == NULL) {
         frame_request_free(decoded);
+        free(batch.transfers);
         connection_close(connection, decoded ? "out_of_memory" : "bad_request_body");
         return -1;
     }
@@ -338,8 +376,11 @@ static long connection_take_frame(connection_t *connection, size_t offset) {
     request->identity = connection->identity;
     request->request = decoded;
     request->events_count = request_events(decoded);
+    request->transfers = batch.transfers;
+    request->transfer_unfit = batch.unfit;
     if (dispatch_prepare(connection->server->config, request) != 0) {
         frame_request_free(decoded);
+        free(request->transfers);
         free(request);
         connection_close(connection, "out_of_memory");
         return -1;

@@ -69,7 +69,10 @@ typedef struct server_request {
     struct server_request *next;
     struct connection *connection;
     server_identity_t identity;       /* the connection's, at submission */
-    Borsellino__V1__Request *request; /* decoded; freed by the loop once answered */
+    /* Decoded; freed by the loop once answered. A create_transfers decoded
+     * by hand (net.c, convert_create_transfers_decode) has n_transfers set
+     * and transfers NULL: its events are `transfers` (or transfer_unfit). */
+    Borsellino__V1__Request *request;
     uint32_t events_count;            /* events or ids it carries */
     uint64_t bytes_held;              /* body + converted events + response estimate (net.c) */
     uint8_t *response_frame;          /* malloc'd by the writer, or by the loop */

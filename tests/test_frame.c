@@ -666,6 +666,163 @@ static void test_event_results_by_hand(void) {
     check_event_results_by_hand(78, true, 8190);
 }
 
+/* ---- create_transfers decoded by hand (convert_create_transfers_decode) ---- */
+
+/* A random value that is often 0 (left out on the wire) or at a bound. */
+static uint64_t wire_value(uint64_t max) {
+    uint64_t pick = random_next();
+    switch (pick % 5) {
+    case 0: return 0;
+    case 1: return max;
+    case 2: return (pick >> 8) % 200;
+    default: return max == U64_MAX ? random_next() : random_next() % ((uint64_t)max + 1);
+    }
+}
+
+/* A batch of `count` random transfers, each field present or not. */
+static Borsellino__V1__Request *transfers_request_make(uint32_t count,
+                                                       Borsellino__V1__Transfer **pointers,
+                                                       Borsellino__V1__Transfer *items,
+                                                       Borsellino__V1__U128 *u128s) {
+    static Borsellino__V1__Request request;
+    static Borsellino__V1__CreateTransfersRequest op;
+    borsellino__v1__request__init(&request);
+    borsellino__v1__create_transfers_request__init(&op);
+    for (uint32_t i = 0; i < count; i++) {
+        Borsellino__V1__Transfer *t = &items[i];
+        borsellino__v1__transfer__init(t);
+        Borsellino__V1__U128 **fields[5] = {&t->id, &t->debit_account_id, &t->credit_account_id,
+                                            &t->pending_id, &t->user_data_128};
+        for (int f = 0; f < 5; f++) {
+            if (random_next() % 4 == 0) continue; /* absent */
+            Borsellino__V1__U128 *value = &u128s[i * 5 + (uint32_t)f];
+            borsellino__v1__u128__init(value);
+            value->hi = wire_value(U64_MAX);
+            value->lo = wire_value(U64_MAX);
+            *fields[f] = value;
+        }
+        t->amount = wire_value(U64_MAX);
+        t->user_data_64 = wire_value(U64_MAX);
+        t->user_data_32 = (uint32_t)wire_value(UINT32_MAX);
+        t->timeout = (uint32_t)wire_value(UINT32_MAX);
+        t->ledger = (uint32_t)wire_value(UINT32_MAX);
+        /* Mostly in range; now and then too wide for the ledger. */
+        t->code = (uint32_t)(random_next() % 40 == 0 ? wire_value(UINT32_MAX) : wire_value(65535));
+        t->flags = (uint32_t)(random_next() % 40 == 0 ? wire_value(UINT32_MAX) : wire_value(255));
+        t->timestamp = wire_value(U64_MAX);
+        pointers[i] = t;
+    }
+    op.n_transfers = count;
+    op.transfers = pointers;
+    request.request_id = wire_value(U64_MAX);
+    request.op_case = BORSELLINO__V1__REQUEST__OP_CREATE_TRANSFERS;
+    request.create_transfers = &op;
+    return &request;
+}
+
+/* What protobuf-c plus the server's conversion (dispatch_prepare) make of
+ * a body: false when it is not a create_transfers request. */
+static bool transfers_decode_slow(const uint8_t *body, size_t size, convert_transfers_batch_t *out) {
+    memset(out, 0, sizeof(*out));
+    Borsellino__V1__Request *request = frame_request_decode(body, size, NULL);
+    if (request == NULL || request->op_case != BORSELLINO__V1__REQUEST__OP_CREATE_TRANSFERS) {
+        frame_request_free(request);
+        return false;
+    }
+    const Borsellino__V1__CreateTransfersRequest *op = request->create_transfers;
+    out->request_id = request->request_id;
+    out->count = (uint32_t)op->n_transfers;
+    out->transfers = calloc(out->count ? out->count : 1, sizeof(ledger_transfer_t));
+    TEST_REQUIRE(out->transfers != NULL);
+    for (uint32_t i = 0; i < out->count && out->unfit == 0; i++) {
+        if (!convert_transfer_fits(op->transfers[i])) out->unfit = i + 1;
+        else convert_transfer_from_proto(op->transfers[i], &out->transfers[i]);
+    }
+    frame_request_free(request);
+    return true;
+}
+
+/* Whenever the hand decoder accepts a body, it agrees with the slow path. */
+static bool transfers_decode_agree(const uint8_t *body, size_t size, uint32_t count_max) {
+    convert_transfers_batch_t fast, slow;
+    bool accepted = convert_create_transfers_decode(body, size, count_max, &fast);
+    if (!accepted) return false;
+    bool decoded = transfers_decode_slow(body, size, &slow);
+    TEST_CHECK(decoded);
+    if (decoded) {
+        TEST_CHECK(fast.request_id == slow.request_id);
+        TEST_CHECK_EQ(fast.count, slow.count);
+        TEST_CHECK_EQ(fast.unfit, slow.unfit);
+        TEST_CHECK((fast.transfers == NULL) == (fast.unfit != 0));
+        if (fast.unfit == 0 && fast.count == slow.count && fast.transfers != NULL) {
+            TEST_CHECK(memcmp(fast.transfers, slow.transfers,
+                              fast.count * sizeof(ledger_transfer_t)) == 0);
+        }
+    }
+    free(fast.transfers);
+    free(slow.transfers);
+    return true;
+}
+
+enum { WIRE_BATCHES = 300, WIRE_BATCH_MAX = 40, WIRE_MUTATIONS = 30 };
+
+static void test_transfers_decoded_by_hand(void) {
+    random_state = 0xdec0de5eedull;
+    static Borsellino__V1__Transfer *pointers[8190];
+    static Borsellino__V1__Transfer items[8190];
+    static Borsellino__V1__U128 u128s[8190 * 5];
+    uint32_t accepted_mutants = 0, tried_mutants = 0;
+    for (int round = 0; round <= WIRE_BATCHES; round++) {
+        uint32_t count = round == WIRE_BATCHES ? 8190 : 1 + (uint32_t)(random_next() % WIRE_BATCH_MAX);
+        Borsellino__V1__Request *request = transfers_request_make(count, pointers, items, u128s);
+        uint8_t *frame = NULL;
+        size_t frame_size = 0;
+        TEST_REQUIRE(frame_encode_request(request, &frame, &frame_size) == FRAME_OK);
+        const uint8_t *body = frame + FRAME_HEADER_SIZE;
+        size_t size = frame_size - FRAME_HEADER_SIZE;
+        /* Every plain encoding takes the fast path. */
+        TEST_CHECK(transfers_decode_agree(body, size, 8190));
+        /* Over the bound, or an empty batch: left to protobuf-c. */
+        convert_transfers_batch_t batch;
+        TEST_CHECK(!convert_create_transfers_decode(body, size, count - 1, &batch));
+        if (count > WIRE_BATCH_MAX) {
+            free(frame);
+            continue;
+        }
+        uint8_t mutant[4096];
+        for (int m = 0; m < WIRE_MUTATIONS && size <= sizeof(mutant) - 8; m++) {
+            memcpy(mutant, body, size);
+            size_t mutant_size = size;
+            uint64_t pick = random_next();
+            size_t at = (size_t)(random_next() % size);
+            if (pick % 3 == 0) mutant[at] ^= (uint8_t)(1u << (random_next() % 8));
+            else if (pick % 3 == 1) mutant_size = at;
+            else mutant[at] = (uint8_t)random_next();
+            tried_mutants++;
+            if (transfers_decode_agree(mutant, mutant_size, 8190)) accepted_mutants++;
+        }
+        free(frame);
+    }
+    printf("# %u of %u mutated bodies taken by the hand decoder, all agreeing\n",
+           accepted_mutants, tried_mutants);
+    /* Not a plain create_transfers: an empty batch, another operation, an
+     * unknown field in a transfer, a repeated field. */
+    static const uint8_t empty_batch[] = {0x08, 0x01, 0x5a, 0x00};
+    static const uint8_t status_op[] = {0x08, 0x01, 0x82, 0x01, 0x00};
+    static const uint8_t unknown_field[] = {0x5a, 0x04, 0x0a, 0x02, 0x70, 0x01};
+    static const uint8_t repeated_field[] = {0x5a, 0x06, 0x0a, 0x04, 0x20, 0x01, 0x20, 0x02};
+    static const uint8_t plain[] = {0x5a, 0x04, 0x0a, 0x02, 0x20, 0x07};
+    convert_transfers_batch_t batch;
+    TEST_CHECK(!convert_create_transfers_decode(empty_batch, sizeof(empty_batch), 8190, &batch));
+    TEST_CHECK(!convert_create_transfers_decode(status_op, sizeof(status_op), 8190, &batch));
+    TEST_CHECK(!convert_create_transfers_decode(unknown_field, sizeof(unknown_field), 8190, &batch));
+    TEST_CHECK(!convert_create_transfers_decode(repeated_field, sizeof(repeated_field), 8190, &batch));
+    TEST_REQUIRE(convert_create_transfers_decode(plain, sizeof(plain), 8190, &batch));
+    TEST_CHECK_EQ(batch.count, 1);
+    TEST_CHECK(batch.transfers != NULL && batch.transfers[0].amount == 7);
+    free(batch.transfers);
+}
+
 static void test_response_lookups(void) {
     ledger_account_t account = sample_account(100);
     Borsellino__V1__Account account_message;
@@ -1084,6 +1241,7 @@ int main(int argc, char **argv) {
     static const test_case_t cases[] = {
         {"test_header_bytes", test_header_bytes},
         {"test_event_results_by_hand", test_event_results_by_hand},
+        {"test_transfers_decoded_by_hand", test_transfers_decoded_by_hand},
         {"test_header_round_trip_at_bounds", test_header_round_trip_at_bounds},
         {"test_parse_every_prefix_needs_more", test_parse_every_prefix_needs_more},
         {"test_parse_oversized_from_header_alone", test_parse_oversized_from_header_alone},

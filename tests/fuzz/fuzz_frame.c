@@ -9,9 +9,13 @@
  * parsed back, so the encoder also sees every shape the decoder accepts.
  * Everything allocated is freed: LeakSanitizer checks it.
  *
+ * Every body also goes through the hand decoder of create_transfers
+ * (convert_create_transfers_decode), which must agree with protobuf-c plus
+ * the conversion whenever it accepts a body.
+ *
  * Invariants asserted: a parsed frame lies inside the input, its size is
- * header + body, the body respects the maximum, and a re-encoded message
- * is one whole frame of itself.
+ * header + body, the body respects the maximum, a re-encoded message is
+ * one whole frame of itself, and the two create_transfers decoders agree.
  *
  * Build and run: tools/dev fuzz [SECONDS] (build-fuzz/, clang, libFuzzer).
  */
@@ -20,6 +24,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include <string.h>
+
+#include "convert.h"
 #include "frame.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -40,9 +47,37 @@ static void check_encoded(const uint8_t *frame, size_t frame_size) {
     assert(body_size + (size_t)FRAME_HEADER_SIZE == frame_size);
 }
 
+enum { FUZZ_BATCH_EVENTS_MAX = 8190 };
+
+/* The hand decoder, when it takes a body, says what protobuf-c does. */
+static void transfers_check(const uint8_t *body, uint32_t body_size,
+                            const Borsellino__V1__Request *request) {
+    convert_transfers_batch_t batch;
+    if (!convert_create_transfers_decode(body, body_size, FUZZ_BATCH_EVENTS_MAX, &batch)) return;
+    assert(request != NULL);
+    assert(request->op_case == BORSELLINO__V1__REQUEST__OP_CREATE_TRANSFERS);
+    assert(request->request_id == batch.request_id);
+    const Borsellino__V1__CreateTransfersRequest *op = request->create_transfers;
+    assert(op->n_transfers == batch.count);
+    uint32_t unfit = 0;
+    for (uint32_t i = 0; i < batch.count && unfit == 0; i++) {
+        if (!convert_transfer_fits(op->transfers[i])) {
+            unfit = i + 1;
+            break;
+        }
+        ledger_transfer_t slow;
+        convert_transfer_from_proto(op->transfers[i], &slow);
+        assert(memcmp(&slow, &batch.transfers[i], sizeof(slow)) == 0);
+    }
+    assert(unfit == batch.unfit);
+    assert((batch.transfers == NULL) == (batch.unfit != 0));
+    free(batch.transfers);
+}
+
 static void body_decode(const uint8_t *body, uint32_t body_size) {
     int error = 0;
     Borsellino__V1__Request *request = frame_request_decode(body, body_size, &error);
+    transfers_check(body, body_size, request);
     if (request != NULL) {
         uint8_t *frame = NULL;
         size_t frame_size = 0;
