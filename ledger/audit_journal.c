@@ -48,7 +48,13 @@ static void walk_prefetch(const MDB_val *data) {
 int audit_snapshot_begin(ledger_t *ledger, MDB_txn **txn_out) {
     if (ledger->txn_group != NULL) return LEDGER_ERR_WRITE_OPEN;
     *txn_out = NULL;
-    return mdb_txn_begin(ledger->env, NULL, MDB_RDONLY, txn_out);
+    int error = mdb_txn_begin(ledger->env, NULL, MDB_RDONLY, txn_out);
+    if (!error) error = durability_read_gate(ledger, *txn_out);
+    if (error && *txn_out != NULL) {
+        mdb_txn_abort(*txn_out);
+        *txn_out = NULL;
+    }
+    return error;
 }
 
 /* Decodes the record under `key`, which must be `expected`. */

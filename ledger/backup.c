@@ -207,6 +207,20 @@ static int copy_compacted(MDB_env *env, const char *out_path) {
     return 0;
 }
 
+/* The copy's snapshot is no newer than the environment's last transaction
+ * once the copy is done: wait until that one is durable. */
+static int copy_durable_wait(MDB_env *env, ledger_t *gate, const char *out_path) {
+    MDB_envinfo info;
+    mdb_env_info(env, &info);
+    int error = durability_wait_durable(gate, info.me_last_txnid);
+    if (error) {
+        ledger_set_error(NULL, "%s", ledger_last_error_message(gate));
+        char data_path[PATH_MAX];
+        if (data_file_path(out_path, data_path, sizeof data_path) == 0) unlink(data_path);
+    }
+    return error;
+}
+
 static int copy_sequence(const char *out_path, uint64_t *sequence_out) {
     MDB_env *copy = NULL;
     int error = env_open_read_only(out_path, false, &copy);
@@ -232,14 +246,25 @@ int ledger_backup(const char *data_path, const char *out_path,
                          data_path, source_file, strerror(error));
         return error == ENOENT ? LEDGER_ERR_NOT_A_LEDGER : error;
     }
+    /* A pipelined server's newest group is visible before it is on disk
+     * (durability.c): the source is checked like a read-only open, and the
+     * copy is kept only once every transaction it can hold is durable. */
+    ledger_t *gate = NULL;
+    error = durability_gate_open(data_path, &gate);
+    if (error) return error;
     MDB_env *env = NULL;
     error = env_open_read_only(data_path, true, &env);
-    if (error) return error;
+    if (error) {
+        durability_gate_close(gate);
+        return error;
+    }
     uint64_t source_sequence = 0;
     error = journal_last_sequence(env, data_path, &source_sequence);
     if (!error) error = out_directory_prepare(out_path);
     if (!error) error = copy_compacted(env, out_path);
+    if (!error) error = copy_durable_wait(env, gate, out_path);
     mdb_env_close(env);
+    durability_gate_close(gate);
     if (!error) error = copy_signing_key(data_path, out_path);
     if (!error) error = copy_sequence(out_path, journal_sequence_out);
     /* The writer only appends, so the copy's snapshot is no older. */

@@ -29,18 +29,37 @@
  * overwritten with N-1's meta (what MDB_PREVSNAPSHOT does in LMDB 0.9.27+;
  * Debian 12 ships 0.9.24). Nothing of N was acknowledged.
  *
- * Who may recover: the open that makes pipelined commits (the server)
- * holds an exclusive flock on the marker file while it is open. An open
- * that finds the marker naming the newest transaction while that lock is
- * held leaves it alone (a live server between steps 2 and 4). When nobody
- * holds it, the writer died mid-commit: a writable open rolls N back; a
- * read-only open refuses (LEDGER_ERR_NEEDS_RECOVERY), since it would read
- * a group that the next writable open removes.
+ * Locks. The open that makes pipelined commits (the server) holds an
+ * exclusive flock on the marker file for as long as it is open: a shared
+ * flock on it fails exactly while a server is alive. Every open checks
+ * the marker under the directory's own flock (exclusive to write,
+ * shared to look), taken before the marker is read:
+ *   - the marker names the newest transaction and no server is alive: its
+ *     writer died between commit and sync. A writable open rolls it back,
+ *     unless another process has the LMDB environment open (its readers
+ *     may be inside the group; LEDGER_ERR_LOCKED); a read-only open
+ *     refuses (LEDGER_ERR_NEEDS_RECOVERY);
+ *   - the marker names an older transaction and no server is alive: it is
+ *     stale (a commit that never happened, an empty one, or a rollback
+ *     cut short) and names the id the next commit will take. A writable
+ *     open clears it, lest a crash after that commit roll it back.
+ *   - a server is alive: the marker is its business.
+ *
+ * Readers in other processes (read-only handles, backups) see the newest
+ * group as soon as it is committed, before its sync. Each read transaction
+ * they begin waits until the marker no longer names it
+ * (durability_read_gate), so nothing they read can later disappear; if the
+ * server dies first, the read fails with LEDGER_ERR_NEEDS_RECOVERY.
+ *
+ * A failed sync is final (sync_error): Linux may report a lost write-back
+ * only once, and a second fdatasync would succeed over pages that never
+ * arrived. After it nothing more is committed by this handle.
  *
  * The meta page layout (lmdb's MDB_page header and MDB_meta, 64-bit) is
- * written out below; durability_check_layout compares it with what LMDB
- * itself reports at every pipelined open, so a library whose layout
- * differs is refused rather than "recovered" wrongly.
+ * written out below. durability_check_layout compares it with what LMDB
+ * itself reports at every pipelined open, before any marker of that open
+ * exists, so a marker is only ever written beside a library whose layout
+ * matched; the rollback also checks the magic and the two ids.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -48,6 +67,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <unistd.h>
@@ -66,7 +86,16 @@ enum {
     META_TXNID_OFFSET = 128,    /* mm_txnid, u64 */
     META_PAGE_SIZE_MIN = 512,
     META_PAGE_SIZE_MAX = 65536,
+    LOCK_RETRY_MS = 5,
+    LOCK_WAIT_MS = 2000,
+    /* A reader waits at most this long for the sync of what it sees (one
+     * group's fdatasync takes tens of milliseconds). */
+    READ_WAIT_MS = 10000,
 };
+
+/* The offsets above are LMDB's 64-bit layout (pointers and size_t in
+ * MDB_meta). */
+_Static_assert(sizeof(void *) == 8 && sizeof(size_t) == 8, "LMDB meta layout of a 64-bit build");
 static const uint32_t META_MAGIC = 0xBEEFC0DE;
 
 typedef struct meta_pair {
@@ -167,8 +196,34 @@ static int meta_roll_back(ledger_t *ledger, int data_fd, const meta_pair_t *pair
     return fdatasync(data_fd) == 0 ? 0 : errno;
 }
 
-/* The marker names `txnid`, the newest transaction, and its writer is gone
- * (we hold the lock): roll it back (writable) or refuse (read-only). */
+/* Waits for an flock (`operation` without LOCK_NB), giving up after
+ * LOCK_WAIT_MS: every holder but a running server holds it for a few
+ * milliseconds at most. Returns true when taken. */
+static bool lock_take(int fd, int operation) {
+    for (int waited_ms = 0; ; waited_ms += LOCK_RETRY_MS) {
+        if (flock(fd, operation | LOCK_NB) == 0) return true;
+        if (errno != EWOULDBLOCK || waited_ms >= LOCK_WAIT_MS) return false;
+        usleep(LOCK_RETRY_MS * 1000);
+    }
+}
+
+/* Whether a process other than this handle has the LMDB environment open:
+ * each holds a POSIX read lock on byte 0 of lock.mdb (LMDB's liveness
+ * lock). An open file description lock asks without disturbing ours. */
+static bool environment_in_use(const char *directory, long *pid_out) {
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/lock.mdb", directory);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    struct flock probe = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1};
+    bool in_use = fcntl(fd, F_OFD_GETLK, &probe) == 0 && probe.l_type != F_UNLCK;
+    *pid_out = in_use ? (long)probe.l_pid : 0;
+    close(fd);
+    return in_use;
+}
+
+/* The marker names `txnid`, the newest transaction, and no server is
+ * alive: roll it back (writable) or refuse (read-only). */
 static int recover(ledger_t *ledger, int marker_fd, int data_fd, const meta_pair_t *pair,
                    uint64_t txnid) {
     if (ledger->options.read_only) {
@@ -177,6 +232,15 @@ static int recover(ledger_t *ledger, int marker_fd, int data_fd, const meta_pair
                          "open the directory for writing once (start borsellinod) to roll "
                          "it back", ledger->path, (unsigned long long)txnid);
         return LEDGER_ERR_NEEDS_RECOVERY;
+    }
+    long pid = 0;
+    if (environment_in_use(ledger->path, &pid)) {
+        /* Its readers may be inside the group, and LMDB would keep the
+         * group's id in lock.mdb: stop them first. */
+        ledger_set_error(ledger, "%s: its last write group (LMDB transaction %llu) must be "
+                         "rolled back, but another process (pid %ld) has the directory open: "
+                         "stop it and open again", ledger->path, (unsigned long long)txnid, pid);
+        return LEDGER_ERR_LOCKED;
     }
     int error = meta_roll_back(ledger, data_fd, pair, txnid);
     if (!error) error = marker_write(marker_fd, 0);
@@ -188,29 +252,80 @@ static int recover(ledger_t *ledger, int marker_fd, int data_fd, const meta_pair
     return error;
 }
 
-/* Checks the marker against data.mdb and recovers if it must. `locked`:
- * this open holds the marker's lock for its lifetime (pipelined). */
-static int marker_check(ledger_t *ledger, int marker_fd, bool locked) {
-    uint64_t txnid = 0;
-    int error = marker_read(ledger, marker_fd, &txnid);
-    if (error || txnid == 0) return error;
+/* Reads the marker and the newest transaction of data.mdb (0: no file).
+ * *data_fd_out is open when the file is (the caller closes it). */
+static int state_read(ledger_t *ledger, int marker_fd, uint64_t *marker_out,
+                      meta_pair_t *pair, int *data_fd_out) {
+    *data_fd_out = -1;
+    int error = marker_read(ledger, marker_fd, marker_out);
+    if (error || *marker_out == 0) return error;
     char data_path[4096];
     snprintf(data_path, sizeof(data_path), "%s/data.mdb", ledger->path);
-    int data_fd = open(data_path, (ledger->options.read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
-    if (data_fd < 0) return errno == ENOENT ? 0 : errno;
-    meta_pair_t pair;
-    error = meta_pair_read(ledger, data_fd, &pair);
-    if (!error && meta_pair_last(&pair) == txnid) {
-        bool writer_alive = !locked && flock(marker_fd, LOCK_EX | LOCK_NB) != 0;
-        if (!writer_alive) error = recover(ledger, marker_fd, data_fd, &pair, txnid);
+    int flags = (ledger->options.read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC;
+    *data_fd_out = open(data_path, flags);
+    if (*data_fd_out < 0) {
+        *marker_out = 0;
+        return errno == ENOENT ? 0 : errno;
     }
-    close(data_fd);
+    return meta_pair_read(ledger, *data_fd_out, pair);
+}
+
+/* With the directory's recovery lock held: the marker names the newest
+ * transaction and no server holds the marker (`server_alive` false), so
+ * its writer died between commit and sync; or the marker names an older
+ * transaction (stale: its commit never happened, or it was rolled back
+ * before the marker was cleared), which a writable open clears, lest the
+ * next commit take that id. */
+static int marker_settle(ledger_t *ledger, int marker_fd, bool server_alive) {
+    uint64_t marker = 0;
+    meta_pair_t pair;
+    int data_fd = -1;
+    int error = state_read(ledger, marker_fd, &marker, &pair, &data_fd);
+    if (!error && marker != 0 && !server_alive) {
+        if (meta_pair_last(&pair) == marker) {
+            error = recover(ledger, marker_fd, data_fd, &pair, marker);
+        } else if (!ledger->options.read_only) {
+            error = marker_write(marker_fd, 0);
+        }
+    }
+    if (data_fd >= 0) close(data_fd);
+    return error;
+}
+
+/* Locks: a running server holds LOCK_EX on the marker for its lifetime
+ * ("alive"); whoever checks or recovers holds the directory's own flock,
+ * exclusive to recover, shared to look. */
+static int durability_check(ledger_t *ledger, int marker_fd, bool server_is_us) {
+    int directory_fd = open(ledger->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (directory_fd < 0) return errno;
+    bool exclusive = !ledger->options.read_only;
+    int error = 0;
+    if (!lock_take(directory_fd, exclusive ? LOCK_EX : LOCK_SH)) {
+        ledger_set_error(ledger, "%s: another process keeps it locked for recovery",
+                         ledger->path);
+        error = LEDGER_ERR_LOCKED;
+    } else {
+        /* A shared lock on the marker fails only while a server holds it. */
+        bool server_alive = !server_is_us && flock(marker_fd, LOCK_SH | LOCK_NB) != 0;
+        if (!server_is_us && !server_alive) flock(marker_fd, LOCK_UN);
+        error = marker_settle(ledger, marker_fd, server_alive);
+    }
+    close(directory_fd); /* releases the directory lock */
+    return error;
+}
+
+/* A new marker file must survive a power loss like the data: its
+ * directory entry is synced once. */
+static int directory_sync(const char *directory) {
+    int fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return errno;
+    int error = fsync(fd) == 0 ? 0 : errno;
+    close(fd);
     return error;
 }
 
 int durability_open(ledger_t *ledger, bool is_new) {
-    ledger->marker_fd = -1;
-    ledger->data_fd = -1;
+    ledger->marker_fd = ledger->marker_read_fd = ledger->data_fd = -1;
     char path[4096];
     marker_path(ledger->path, path, sizeof(path));
     bool pipelined = ledger->options.commit_pipelined && !ledger->options.read_only;
@@ -218,23 +333,86 @@ int durability_open(ledger_t *ledger, bool is_new) {
     if (pipelined) flags |= O_CREAT;
     int fd = open(path, flags, 0600);
     if (fd < 0) {
-        if (errno == ENOENT) return 0;
+        if (errno == ENOENT) return 0; /* never served pipelined: nothing to check */
         ledger_set_error(ledger, "cannot open %s: %s", path, strerror(errno));
         return errno;
     }
-    if (pipelined && flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int error = 0;
+    if (pipelined && !lock_take(fd, LOCK_EX)) {
         ledger_set_error(ledger, "%s is in use by another process that commits to it "
                          "(a running borsellinod?)", ledger->path);
-        close(fd);
-        return LEDGER_ERR_LOCKED;
+        error = LEDGER_ERR_LOCKED;
     }
-    int error = is_new ? 0 : marker_check(ledger, fd, pipelined);
-    if (error || !pipelined) {
-        close(fd); /* also releases a lock taken by marker_check */
+    if (!error && pipelined) error = directory_sync(ledger->path);
+    if (!error && !is_new) error = durability_check(ledger, fd, pipelined);
+    if (error || (!pipelined && !ledger->options.read_only)) {
+        close(fd);
         return error;
     }
-    ledger->marker_fd = fd;
+    if (pipelined) ledger->marker_fd = fd;
+    else ledger->marker_read_fd = fd; /* for durability_read_gate */
     return 0;
+}
+
+int durability_wait_durable(ledger_t *ledger, uint64_t txnid) {
+    int fd = ledger->marker_read_fd;
+    if (fd < 0) return 0;
+    for (int waited_ms = 0; ; waited_ms++) {
+        uint64_t marker = 0;
+        int error = marker_read(ledger, fd, &marker);
+        if (error) return error;
+        /* Unsynced is only ever the newest commit: a marker naming any
+         * other id (or none) means `txnid` is on disk. */
+        if (marker != txnid) return 0;
+        if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
+            flock(fd, LOCK_UN);
+            ledger_set_error(ledger, "%s: the server stopped before LMDB transaction %llu, "
+                             "which this reader sees, was on disk; the next start rolls it "
+                             "back: start borsellinod, then read again", ledger->path,
+                             (unsigned long long)txnid);
+            return LEDGER_ERR_NEEDS_RECOVERY;
+        }
+        if (waited_ms >= READ_WAIT_MS) {
+            ledger_set_error(ledger, "%s: LMDB transaction %llu is still not on disk after "
+                             "%d ms", ledger->path, (unsigned long long)txnid, READ_WAIT_MS);
+            return ETIMEDOUT;
+        }
+        usleep(1000);
+    }
+}
+
+int durability_gate_open(const char *path, ledger_t **gate_out) {
+    *gate_out = NULL;
+    ledger_t *gate = calloc(1, sizeof(*gate));
+    size_t path_size = strlen(path) + 1;
+    char *copy = malloc(path_size);
+    if (gate == NULL || copy == NULL) {
+        free(gate);
+        free(copy);
+        return LEDGER_ERR_NO_MEMORY;
+    }
+    memcpy(copy, path, path_size);
+    gate->path = copy;
+    gate->options.read_only = true;
+    int error = durability_open(gate, false);
+    if (error) {
+        ledger_set_error(NULL, "%s", gate->error_message);
+        durability_gate_close(gate);
+        return error;
+    }
+    *gate_out = gate;
+    return 0;
+}
+
+void durability_gate_close(ledger_t *gate) {
+    if (gate == NULL) return;
+    durability_close(gate);
+    free(gate->path);
+    free(gate);
+}
+
+int durability_read_gate(ledger_t *ledger, MDB_txn *txn) {
+    return durability_wait_durable(ledger, mdb_txn_id(txn));
 }
 
 int durability_check_layout(ledger_t *ledger) {
@@ -258,7 +436,8 @@ int durability_check_layout(ledger_t *ledger) {
 
 void durability_close(ledger_t *ledger) {
     if (ledger->marker_fd >= 0) close(ledger->marker_fd);
-    ledger->marker_fd = -1;
+    if (ledger->marker_read_fd >= 0) close(ledger->marker_read_fd);
+    ledger->marker_fd = ledger->marker_read_fd = -1;
 }
 
 int durability_mark(ledger_t *ledger, uint64_t txnid) {
@@ -272,13 +451,44 @@ int durability_mark(ledger_t *ledger, uint64_t txnid) {
 
 int ledger_write_sync(ledger_t *ledger) {
     if (ledger == NULL) return LEDGER_ERR_INVALID_ARGUMENT;
-    uint64_t txnid = atomic_load(&ledger->unsynced_txnid);
-    if (txnid == 0) return 0;
-    if (fdatasync(ledger->data_fd) != 0) return errno;
-    int error = marker_write(ledger->marker_fd, 0);
+    /* A failed sync is final: Linux may report a lost write-back once,
+     * and a second fdatasync then succeeds over pages that never arrived. */
+    int error = atomic_load(&ledger->sync_error);
     if (error) return error;
+    if (atomic_load(&ledger->unsynced_txnid) == 0) return 0;
+    error = fdatasync(ledger->data_fd) == 0 ? 0 : errno;
+    if (!error) error = marker_write(ledger->marker_fd, 0);
+    if (error) {
+        atomic_store(&ledger->sync_error, error);
+        return error;
+    }
     atomic_store(&ledger->unsynced_txnid, 0);
     return 0;
+}
+
+int durability_commit_check(ledger_t *ledger, bool unsynced) {
+    int error = atomic_load(&ledger->sync_error);
+    if (error) {
+        ledger_set_error(ledger, "an earlier group could not be made durable (%s): nothing "
+                         "more is committed", strerror(error));
+        return error;
+    }
+    if (atomic_load(&ledger->unsynced_txnid) != 0) {
+        ledger_set_error(ledger, "the previous group is not yet durable (ledger_write_sync)");
+        return LEDGER_ERR_INVALID_ARGUMENT;
+    }
+    if (unsynced && ledger->marker_fd < 0) {
+        ledger_set_error(ledger, "the ledger was not opened with commit_pipelined");
+        return LEDGER_ERR_INVALID_ARGUMENT;
+    }
+    return 0;
+}
+
+void durability_commit_failed(ledger_t *ledger) {
+    /* The marker names an id the next commit will take: clear it, or stop
+     * committing, lest a crash later roll that commit back. */
+    int error = marker_write(ledger->marker_fd, 0);
+    if (error) atomic_store(&ledger->sync_error, error);
 }
 
 uint64_t ledger_rolled_back_txnid(const ledger_t *ledger) {

@@ -72,7 +72,7 @@ int ledger_open(const char *path, const ledger_options_t *options,
     ledger_open_error[0] = '\0';
     ledger_t *ledger = memory_calloc(1, sizeof(*ledger));
     if (ledger == NULL) return LEDGER_ERR_NO_MEMORY;
-    ledger->marker_fd = ledger->data_fd = -1;
+    ledger->marker_fd = ledger->marker_read_fd = ledger->data_fd = -1;
     options_resolve(options, &ledger->options);
     size_t path_size = strlen(path) + 1;
     ledger->path = memory_alloc(path_size);
@@ -264,12 +264,16 @@ static int group_commit_lmdb(ledger_t *ledger, bool unsynced) {
     int error = durability_mark(ledger, txnid);
     if (error) {
         mdb_txn_abort(ledger->txn_group);
+        durability_commit_failed(ledger);
         return error;
     }
     mdb_env_set_flags(ledger->env, MDB_NOSYNC, 1);
     error = mdb_txn_commit(ledger->txn_group);
     mdb_env_set_flags(ledger->env, MDB_NOSYNC, 0);
-    if (!error) atomic_store(&ledger->unsynced_txnid, txnid);
+    /* An empty group commits nothing (LMDB keeps the id): the sync then
+     * only clears the marker. */
+    if (error) durability_commit_failed(ledger);
+    else atomic_store(&ledger->unsynced_txnid, txnid);
     return error;
 }
 
@@ -282,13 +286,10 @@ static int write_commit(ledger_t *ledger, bool unsynced) {
         group_rollback(ledger);
         return map_full ? grow_after_full(ledger) : LEDGER_ERR_WRITE_FAILED;
     }
-    if (atomic_load(&ledger->unsynced_txnid) != 0 || (unsynced && ledger->marker_fd < 0)) {
-        ledger_set_error(ledger, unsynced && ledger->marker_fd < 0
-                                     ? "the ledger was not opened with commit_pipelined"
-                                     : "the previous group is not yet durable "
-                                       "(ledger_write_sync)");
+    int refused = durability_commit_check(ledger, unsynced);
+    if (refused) {
         group_rollback(ledger);
-        return LEDGER_ERR_INVALID_ARGUMENT;
+        return refused;
     }
     /* Money is never invented: the books balance before anything is
      * made durable. */
@@ -391,6 +392,13 @@ int ledger_read_begin(ledger_t *ledger, MDB_txn **txn_out) {
         if (error) ledger->read_txn = NULL;
     }
     if (error) return error;
+    /* A read-only handle beside a pipelined server sees its newest group
+     * before it is on disk: wait for that (durability.c). */
+    error = durability_read_gate(ledger, ledger->read_txn);
+    if (error) {
+        mdb_txn_reset(ledger->read_txn);
+        return error;
+    }
     *txn_out = ledger->read_txn;
     return 0;
 }
@@ -424,6 +432,7 @@ static int checkpoint_once(ledger_t *ledger) {
     if (error) return error;
     uint64_t checkpoint_before = ledger->checkpoint_sequence;
     error = checkpoint_write(ledger);
+    if (!error) error = durability_commit_check(ledger, false);
     if (error) {
         ledger->checkpoint_sequence = checkpoint_before;
         group_rollback(ledger);

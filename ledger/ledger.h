@@ -301,7 +301,10 @@ typedef struct ledger_options {
     ledger_clock_fn clock;
     void *clock_context;
     /* Open read-only: no write calls allowed, no directory creation, no
-     * checkpoint on close. Safe while another process writes. */
+     * checkpoint on close. Safe while another process writes. Beside a
+     * server making pipelined commits, each read waits until what it sees
+     * is on disk (at most one group's sync, tens of milliseconds), and
+     * fails with LEDGER_ERR_NEEDS_RECOVERY if the server stopped first. */
     bool read_only;
     /* The Ed25519 private key that signs checkpoints (audit.h): a PKCS#8
      * PEM file, created mode 0600 when the directory is formatted. NULL =
@@ -336,7 +339,9 @@ typedef struct ledger_options {
  *   LEDGER_ERR_CORRUPT       a checksum or structural check failed;
  *   LEDGER_ERR_NOT_A_LEDGER  path holds something else;
  *   LEDGER_ERR_LOCKED        commit_pipelined, and another process has
- *                            such an open of the directory;
+ *                            such an open of the directory; or a group
+ *                            must be rolled back (below) while another
+ *                            process has the directory open;
  *   LEDGER_ERR_NEEDS_RECOVERY read-only, and the newest write group was
  *                            committed unsynced by a writer that stopped;
  *   LEDGER_ERR_NO_MEMORY, an MDB_* code or errno.
@@ -653,12 +658,19 @@ int ledger_verify(ledger_t *ledger, ledger_verify_report_t *report_out,
  * journal_sequence_out: receives the sequence of the last journal record
  *   in the copy (0 for an empty journal), read back from the copy itself.
  *
+ * Beside a server making pipelined commits (commit_pipelined), the copy is
+ * kept only once every transaction it can hold is on disk: it waits for
+ * the server's sync of its newest group (tens of milliseconds).
+ *
  * Returns 0, or:
  *   LEDGER_ERR_INVALID_ARGUMENT  a NULL argument;
  *   LEDGER_ERR_NOT_A_LEDGER      data_path holds no data.mdb or no journal;
  *   LEDGER_ERR_STORAGE_FULL      no space left for the copy;
  *   EEXIST                       out_path exists and is not an empty
  *                                directory (it is left untouched);
+ *   LEDGER_ERR_NEEDS_RECOVERY    the server stopped with a group not yet on
+ *                                disk (before or during the copy): start it,
+ *                                then take the backup again;
  *   an MDB_* code or another errno.
  * ledger_last_error_message(NULL) then says what and where (thread-local).
  * On failure after out_path was prepared, a partial data.mdb is removed.

@@ -118,8 +118,10 @@ struct ledger {
      * committed, not yet durable transaction (0: none); written by the
      * committing thread and by ledger_write_sync's. */
     int marker_fd;
+    int marker_read_fd; /* the same file, kept by read-only handles */
     int data_fd;
     _Atomic uint64_t unsynced_txnid;
+    _Atomic int sync_error; /* a failed ledger_write_sync: final */
     uint64_t rolled_back_txnid; /* rolled back at open (0: none) */
 
     uint64_t replayed_events;
@@ -183,6 +185,27 @@ int durability_check_layout(ledger_t *ledger);
 void durability_close(ledger_t *ledger);
 /* Writes and syncs the marker: `txnid` is about to be committed unsynced. */
 int durability_mark(ledger_t *ledger, uint64_t txnid);
+/* Before any commit (every path that calls mdb_txn_commit on a group):
+ * refuses while a group is unsynced, after a failed sync (its errno), and
+ * an unsynced commit on a handle without commit_pipelined. Sets the
+ * handle's error message. */
+int durability_commit_check(ledger_t *ledger, bool unsynced);
+/* After an unsynced commit failed once its marker was written. */
+void durability_commit_failed(ledger_t *ledger);
+/* Read-only handles (another process than the server): waits until
+ * transaction `txnid` is durable, since a pipelined server's newest
+ * commit is visible before its sync. Returns 0 at once when it is (or the
+ * directory never had a marker), LEDGER_ERR_NEEDS_RECOVERY when its
+ * writer stopped first, ETIMEDOUT after 10 s. durability_read_gate does it
+ * for a read transaction just begun. */
+int durability_wait_durable(ledger_t *ledger, uint64_t txnid);
+int durability_read_gate(ledger_t *ledger, MDB_txn *txn);
+/* For a reader without a ledger handle (backup.c): a bare handle holding
+ * only what the two calls above need, checked like a read-only open
+ * (LEDGER_ERR_NEEDS_RECOVERY; the message is ledger_last_error_message
+ * (NULL)). Closed with durability_gate_close. */
+int durability_gate_open(const char *path, ledger_t **gate_out);
+void durability_gate_close(ledger_t *gate);
 
 /* ---- signing.c: the signing key and signed checkpoints (audit.h) ---- */
 

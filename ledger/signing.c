@@ -263,7 +263,8 @@ int signing_checkpoint_put(ledger_t *ledger, MDB_txn *txn,
 
 static int sign_once(ledger_t *ledger, ledger_signed_checkpoint_t *checkpoint_out) {
     MDB_txn *txn = NULL;
-    int error = store_grow_if_needed(ledger, false);
+    int error = durability_commit_check(ledger, false);
+    if (!error) error = store_grow_if_needed(ledger, false);
     if (!error) error = mdb_txn_begin(ledger->env, NULL, 0, &txn);
     if (error) return store_error(error);
     error = signing_checkpoint_put(ledger, txn, checkpoint_out);

@@ -912,8 +912,7 @@ int net_run(const server_config_t *config, ledger_t *ledger, bool *storage_fault
         server_check_drained(server);
     }
     uv_run(&server->loop, UV_RUN_DEFAULT);
-    *storage_faulted_out = writer_storage_faulted(server->writer);
-    writer_stop(server->writer);
+    *storage_faulted_out = writer_stop(server->writer);
     uv_loop_close(&server->loop);
     metrics_free(server->metrics);
     free(server);

@@ -114,12 +114,11 @@ server_request_t *writer_take_completed(writer_t *writer);
 /* Requests submitted and not yet taken back. */
 uint32_t writer_queue_depth(writer_t *writer);
 
-/* Did the disk fail (STATUS_STORAGE_FAULT)? Then nothing may be written
- * any more, not even the checkpoint at shutdown. */
-bool writer_storage_faulted(writer_t *writer);
-
-/* Asks the thread to finish what is queued and stop; joins it. */
-void writer_stop(writer_t *writer);
+/* Asks the thread to finish what is queued and stop; joins it (and the
+ * sync thread) and frees the writer. Returns whether the disk failed
+ * (STATUS_STORAGE_FAULT), a failed sync of the last group included: then
+ * nothing may be written any more, not even the checkpoint at shutdown. */
+bool writer_stop(writer_t *writer);
 
 /* Connections open now (set by the loop, read by status requests). */
 void writer_set_connections(writer_t *writer, uint32_t connections);

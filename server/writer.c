@@ -74,7 +74,8 @@ struct writer {
     /* Set by an I/O error from the disk. After a failed write or fsync the
      * kernel's page cache may no longer match the disk, so the only safe
      * course is to refuse every further write until a restart, when LMDB
-     * recovers from its last durable meta page. Reads keep working. */
+     * recovers from its last durable meta page. Reads keep working, unless
+     * the failure was the sync of a committed group (reads_refused). */
     int fault_error;
     /* A committed group could not be made durable: answers of any kind
      * would show it, and the next start rolls it back. */
@@ -388,6 +389,14 @@ static void *writer_main(void *argument) {
     return NULL;
 }
 
+static void writer_free(writer_t *writer) {
+    pthread_mutex_destroy(&writer->mutex);
+    pthread_cond_destroy(&writer->work);
+    pthread_cond_destroy(&writer->sync_work);
+    pthread_cond_destroy(&writer->synced);
+    free(writer);
+}
+
 int writer_start(ledger_t *ledger, const server_config_t *config, uv_async_t *wakeup,
                  metrics_t *metrics, writer_t **writer_out) {
     writer_t *writer = calloc(1, sizeof(*writer));
@@ -402,7 +411,7 @@ int writer_start(ledger_t *ledger, const server_config_t *config, uv_async_t *wa
     pthread_cond_init(&writer->sync_work, NULL);
     pthread_cond_init(&writer->synced, NULL);
     if (pthread_create(&writer->sync_thread, NULL, writer_sync_main, writer) != 0) {
-        free(writer);
+        writer_free(writer);
         return UV_EAGAIN;
     }
     if (pthread_create(&writer->thread, NULL, writer_main, writer) != 0) {
@@ -411,7 +420,7 @@ int writer_start(ledger_t *ledger, const server_config_t *config, uv_async_t *wa
         pthread_cond_signal(&writer->sync_work);
         pthread_mutex_unlock(&writer->mutex);
         pthread_join(writer->sync_thread, NULL);
-        free(writer);
+        writer_free(writer);
         return UV_EAGAIN;
     }
     *writer_out = writer;
@@ -454,7 +463,7 @@ void writer_set_connections(writer_t *writer, uint32_t connections) {
     pthread_mutex_unlock(&writer->mutex);
 }
 
-void writer_stop(writer_t *writer) {
+bool writer_stop(writer_t *writer) {
     pthread_mutex_lock(&writer->mutex);
     writer->stopping = true;
     pthread_cond_signal(&writer->work);
@@ -470,16 +479,9 @@ void writer_stop(writer_t *writer) {
         free(request);
         request = next;
     }
-    pthread_mutex_destroy(&writer->mutex);
-    pthread_cond_destroy(&writer->work);
-    pthread_cond_destroy(&writer->sync_work);
-    pthread_cond_destroy(&writer->synced);
-    free(writer);
-}
-
-bool writer_storage_faulted(writer_t *writer) {
-    pthread_mutex_lock(&writer->mutex);
-    bool faulted = writer->fault_error != 0;
-    pthread_mutex_unlock(&writer->mutex);
+    /* writer_main waited for the last sync, so its failure is seen here. */
+    bool faulted = writer->fault_error != 0 || writer->sync_error != 0;
+    writer_free(writer);
     return faulted;
 }
+

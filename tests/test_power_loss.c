@@ -16,12 +16,22 @@
  * (ledger_rolled_back_txnid), verify (ledger_verify: hash chain, balances
  * recomputed from the journal), and show exactly the state before the
  * group, account by account; and more groups must commit and verify after
- * it. Without the rollback, the opens fail or verification does.
+ * it. Without the rollback, the opens fail or verification does. When
+ * the meta page was lost the marker is stale (it names the id the next
+ * commit takes): a plain handle opens, commits synchronously and closes,
+ * and the next open must not roll that commit back. Now and then a raw
+ * LMDB handle keeps the torn directory open: the writable open must then
+ * refuse (LEDGER_ERR_LOCKED) rather than roll back under a reader.
  *
  * Case "rules": a second commit_pipelined open is refused
  * (LEDGER_ERR_LOCKED), a commit while a group is unsynced is refused and
  * changes nothing, a plain handle cannot commit unsynced, and an unsynced
  * group that is synced survives a reopen.
+ *
+ * Case "readers_wait": a read-only open and a backup taken beside a live
+ * pipelined writer wait for the sync of the group they see; once the
+ * writer stops with a group unsynced, both refuse until a writable open
+ * has rolled it back.
  *
  * Sizes: 64 accounts, groups of 1,500 transfers, a checkpoint every 4,000
  * events so that some torn groups hold a checkpoint too; 40 rounds take a
@@ -35,6 +45,10 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <lmdb.h>
+#include <pthread.h>
+#include <time.h>
 
 #include "ledger_fixture.h"
 
@@ -145,6 +159,21 @@ static void verify_ok(fixture_t *f) {
     TEST_CHECK_EQ(rc, 0);
 }
 
+/* A torn directory that another process has open (here: a raw LMDB
+ * handle of this process, which holds LMDB's lock like another process
+ * would) is not rolled back under it: its readers may be inside the group. */
+static void environment_in_use_refused(const char *path) {
+    MDB_env *env = NULL;
+    TEST_REQUIRE(mdb_env_create(&env) == 0);
+    mdb_env_set_maxdbs(env, 16);
+    TEST_REQUIRE(mdb_env_open(env, path, MDB_RDONLY, 0600) == 0);
+    ledger_t *writer = NULL;
+    TEST_CHECK_EQ(ledger_open(path, NULL, &writer), LEDGER_ERR_LOCKED);
+    TEST_CHECK(strstr(ledger_last_error_message(NULL), "has the directory open") != NULL);
+    ledger_close(writer);
+    mdb_env_close(env);
+}
+
 static void torn_round(int round, unsigned *seed) {
     ledger_options_t options = {.commit_pipelined = true, .checkpoint_events = CHECKPOINT_EVENTS};
     fixture_t f;
@@ -177,15 +206,28 @@ static void torn_round(int round, unsigned *seed) {
     int rc = ledger_open(f.path, &read_only, &reader);
     TEST_CHECK_EQ(rc, keep_meta ? LEDGER_ERR_NEEDS_RECOVERY : 0);
     ledger_close(reader);
+    if (keep_meta && round % 8 == 1) environment_in_use_refused(f.path);
 
+    /* Without the meta page the marker is stale: it names the id the next
+     * commit takes. A plain handle clears it at open, so its synchronous
+     * commit is not rolled back by the open after it. */
+    f.options.commit_pipelined = keep_meta;
     fixture_reopen(&f);
     TEST_CHECK_EQ(ledger_rolled_back_txnid(f.ledger) != 0, keep_meta);
     verify_ok(&f);
     state_check(&f, &before);
     /* The pages the torn group had taken are free again and reused. */
-    group_durable(&f, &next_id, seed);
-    fixture_shut(&f);
+    if (keep_meta) {
+        group_durable(&f, &next_id, seed);
+    } else {
+        TEST_REQUIRE(ledger_write_begin(f.ledger) == 0);
+        group_fill(&f, &next_id, seed);
+        TEST_REQUIRE(ledger_write_commit(f.ledger) == 0);
+    }
+    ledger_close_without_checkpoint(f.ledger); /* nothing but the group itself */
+    f.ledger = NULL;
     fixture_reopen(&f);
+    TEST_CHECK_EQ(ledger_rolled_back_txnid(f.ledger), 0);
     verify_ok(&f);
     TEST_CHECK_EQ(fixture_stats(&f).journal_sequence, before.journal_sequence + GROUP_TRANSFERS);
     free(disk.bytes);
@@ -239,10 +281,90 @@ static void test_rules(void) {
     fixture_close(&f);
 }
 
+typedef struct sync_later {
+    ledger_t *ledger;
+    int result;
+} sync_later_t;
+
+enum { SYNC_DELAY_MS = 150 };
+
+static void *sync_later_main(void *argument) {
+    sync_later_t *later = argument;
+    usleep(SYNC_DELAY_MS * 1000);
+    later->result = ledger_write_sync(later->ledger);
+    return NULL;
+}
+
+static uint64_t monotonic_ms(void) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
+}
+
+/* A read-only handle or a backup beside a live pipelined writer sees its
+ * newest group before the sync: it waits for the sync, then reads it. After
+ * the writer is gone with a group unsynced, both refuse. */
+static void test_readers_wait(void) {
+    unsigned seed = 11u;
+    ledger_options_t options = {.commit_pipelined = true};
+    fixture_t f;
+    fixture_open_with(&f, "power-loss-readers", &options);
+    fixture_accounts_range(&f, 1, ACCOUNTS, FIXTURE_LEDGER, 0);
+    uint64_t next_id = 1;
+    TEST_REQUIRE(ledger_write_begin(f.ledger) == 0);
+    group_fill(&f, &next_id, &seed);
+    TEST_REQUIRE(ledger_write_commit_unsynced(f.ledger) == 0);
+    uint64_t sequence = fixture_stats(&f).journal_sequence;
+
+    sync_later_t later = {f.ledger, -1};
+    pthread_t thread;
+    TEST_REQUIRE(pthread_create(&thread, NULL, sync_later_main, &later) == 0);
+    uint64_t start_ms = monotonic_ms();
+    ledger_t *reader = NULL;
+    ledger_options_t read_only = {.read_only = true};
+    TEST_CHECK_EQ(ledger_open(f.path, &read_only, &reader), 0);
+    TEST_CHECK(monotonic_ms() - start_ms >= SYNC_DELAY_MS / 2);
+    ledger_stats_t stats = {0};
+    if (reader != NULL) TEST_CHECK_EQ(ledger_stats(reader, &stats), 0);
+    TEST_CHECK_EQ(stats.journal_sequence, sequence);
+    ledger_close(reader);
+    TEST_REQUIRE(pthread_join(thread, NULL) == 0);
+    TEST_CHECK_EQ(later.result, 0);
+
+    /* The same for a backup, then the writer stops before a sync. */
+    TEST_REQUIRE(ledger_write_begin(f.ledger) == 0);
+    group_fill(&f, &next_id, &seed);
+    TEST_REQUIRE(ledger_write_commit_unsynced(f.ledger) == 0);
+    char backup[PATH_MAX + 16];
+    snprintf(backup, sizeof backup, "%s-backup", f.path);
+    TEST_REQUIRE(pthread_create(&thread, NULL, sync_later_main, &later) == 0);
+    uint64_t backup_sequence = 0;
+    start_ms = monotonic_ms();
+    TEST_CHECK_EQ(ledger_backup(f.path, backup, &backup_sequence), 0);
+    TEST_CHECK(monotonic_ms() - start_ms >= SYNC_DELAY_MS / 2);
+    TEST_CHECK_EQ(backup_sequence, sequence + GROUP_TRANSFERS);
+    TEST_REQUIRE(pthread_join(thread, NULL) == 0);
+    fixture_tmp_dir_remove(backup);
+
+    TEST_REQUIRE(ledger_write_begin(f.ledger) == 0);
+    group_fill(&f, &next_id, &seed);
+    TEST_REQUIRE(ledger_write_commit_unsynced(f.ledger) == 0);
+    ledger_close_without_checkpoint(f.ledger); /* the writer stops */
+    f.ledger = NULL;
+    TEST_CHECK_EQ(ledger_open(f.path, &read_only, &reader), LEDGER_ERR_NEEDS_RECOVERY);
+    TEST_CHECK_EQ(ledger_backup(f.path, backup, &backup_sequence), LEDGER_ERR_NEEDS_RECOVERY);
+    fixture_reopen(&f);
+    TEST_CHECK(ledger_rolled_back_txnid(f.ledger) != 0);
+    TEST_CHECK_EQ(fixture_stats(&f).journal_sequence, sequence + GROUP_TRANSFERS);
+    verify_ok(&f);
+    fixture_close(&f);
+}
+
 int main(int argc, char **argv) {
     static const test_case_t cases[] = {
         {"torn_group", test_torn_group},
         {"rules", test_rules},
+        {"readers_wait", test_readers_wait},
     };
     return test_main(argc, argv, cases, (int)(sizeof cases / sizeof cases[0]));
 }

@@ -556,7 +556,9 @@ static void fault_case_run(server_t *server, const fault_case_t *fault, const ch
         /* Every answer would show the group that could not be synced. */
         TEST_CHECK_EQ(status_call_status(&conn, &case_failures),
                       BORSELLINO__V1__STATUS__STATUS_STORAGE_FAULT);
-        sleep_ms(20);
+        for (int waited_ms = 0; waited_ms < 5000 && !atomic_load(&reader.refused); waited_ms += 5) {
+            sleep_ms(5);
+        }
         TEST_CHECK(atomic_load(&reader.refused));
     } else {
         /* Reads while (or right after) the storage failed. */
@@ -578,9 +580,12 @@ static void fault_case_run(server_t *server, const fault_case_t *fault, const ch
     }
     conn_close(&conn);
     /* After an EIO the server is restarted as an operator would after a
-     * disk error: it is killed (a graceful stop is not what is tested). */
-    if (fault->fatal) server_crash(server);
+     * disk error: it is killed (a graceful stop is not what is tested).
+     * After a failed sync it is stopped gracefully: the stop must not
+     * retry the sync nor write a checkpoint over the failed group. */
+    if (fault->fatal && !fault->sync) server_crash(server);
     else server_stop(server);
+    if (fault->sync) TEST_CHECK(log_contains(server->log, "event=checkpoint_skipped"));
     if (!server_start(server)) return;
     if (!conn_open(&conn, server->port, &case_failures)) return;
     check_posted_present(&conn, model, &case_failures);
