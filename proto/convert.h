@@ -87,6 +87,19 @@ typedef struct convert_transfers_batch {
 bool convert_create_transfers_decode(const uint8_t *body, size_t size, uint32_t count_max,
                                      convert_transfers_batch_t *batch_out);
 
+/*
+ * The client's side: a create_transfers Request (request_id, transfers) as
+ * one frame, encoded by hand: the bytes frame_encode_request gives for the
+ * Request built with convert_transfer_to_proto, except that zero ids
+ * (U128 sub-messages) are left out rather than sent empty; both decode to
+ * the same values. Returns FRAME_OK, FRAME_ERR_NO_MEMORY or
+ * FRAME_ERR_ENCODE (too large); *frame_out is malloc'd, freed by the
+ * caller.
+ */
+int convert_create_transfers_encode(uint64_t request_id, const ledger_transfer_t *transfers,
+                                    uint32_t count, uint8_t **frame_out,
+                                    size_t *frame_size_out);
+
 /* ------------------------------------------------------------------------ */
 /* Welfare (convert_welfare.c)                                              */
 

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "frame.h"
+#include "wire.h"
 
 _Static_assert(FRAME_BODY_SIZE_MAX_DEFAULT <= FRAME_BODY_SIZE_MAX_LIMIT,
                "the default body maximum is within the limit");
@@ -106,6 +107,8 @@ static int frame_encode_message(const ProtobufCMessage *message,
 
 enum {
     /* Field tags: (number << 3) | wire type (0 varint, 2 length-delimited). */
+    TAG_REQUEST_ID = (1 << 3) | 0,
+    TAG_REQUEST_CREATE_TRANSFERS = (11 << 3) | 2,
     TAG_RESPONSE_REQUEST_ID = (1 << 3) | 0,
     TAG_RESPONSE_CREATE_ACCOUNTS = (10 << 3) | 2,
     TAG_RESPONSE_CREATE_TRANSFERS = (11 << 3) | 2,
@@ -114,29 +117,11 @@ enum {
     TAG_EVENT_RESULT_TIMESTAMP = (2 << 3) | 0,
 };
 
-static size_t varint_size(uint64_t value) {
-    size_t size = 1;
-    while (value >= 0x80) {
-        value >>= 7;
-        size++;
-    }
-    return size;
-}
-
-static uint8_t *varint_put(uint8_t *out, uint64_t value) {
-    while (value >= 0x80) {
-        *out++ = (uint8_t)(value | 0x80);
-        value >>= 7;
-    }
-    *out++ = (uint8_t)value;
-    return out;
-}
-
 /* An EventResult's body: proto3 leaves zero fields out. */
 static size_t event_result_body_size(const frame_event_result_t *result) {
     size_t size = 0;
-    if (result->result != 0) size += 1 + varint_size(result->result);
-    if (result->timestamp != 0) size += 1 + varint_size(result->timestamp);
+    if (result->result != 0) size += 1 + wire_varint_size(result->result);
+    if (result->timestamp != 0) size += 1 + wire_varint_size(result->timestamp);
     return size;
 }
 
@@ -148,10 +133,10 @@ int frame_encode_event_results(uint64_t request_id, bool of_accounts,
     uint64_t list_size = 0; /* the Create*Response body */
     for (uint32_t i = 0; i < count; i++) {
         size_t item = event_result_body_size(&results[i]);
-        list_size += 1 + varint_size(item) + item;
+        list_size += 1 + wire_varint_size(item) + item;
     }
-    uint64_t body_size = 1 + varint_size(list_size) + list_size;
-    if (request_id != 0) body_size += 1 + varint_size(request_id);
+    uint64_t body_size = 1 + wire_varint_size(list_size) + list_size;
+    if (request_id != 0) body_size += 1 + wire_varint_size(request_id);
     if (body_size > FRAME_BODY_SIZE_MAX_LIMIT) return FRAME_ERR_ENCODE;
     size_t frame_size = FRAME_HEADER_SIZE + (size_t)body_size;
     uint8_t *frame = malloc(frame_size);
@@ -160,26 +145,107 @@ int frame_encode_event_results(uint64_t request_id, bool of_accounts,
     uint8_t *out = frame + FRAME_HEADER_SIZE;
     if (request_id != 0) {
         *out++ = TAG_RESPONSE_REQUEST_ID;
-        out = varint_put(out, request_id);
+        out = wire_varint_put(out, request_id);
     }
     *out++ = of_accounts ? TAG_RESPONSE_CREATE_ACCOUNTS : TAG_RESPONSE_CREATE_TRANSFERS;
-    out = varint_put(out, list_size);
+    out = wire_varint_put(out, list_size);
     for (uint32_t i = 0; i < count; i++) {
         *out++ = TAG_RESULTS_ITEM;
-        out = varint_put(out, event_result_body_size(&results[i]));
+        out = wire_varint_put(out, event_result_body_size(&results[i]));
         if (results[i].result != 0) {
             *out++ = TAG_EVENT_RESULT_RESULT;
-            out = varint_put(out, results[i].result);
+            out = wire_varint_put(out, results[i].result);
         }
         if (results[i].timestamp != 0) {
             *out++ = TAG_EVENT_RESULT_TIMESTAMP;
-            out = varint_put(out, results[i].timestamp);
+            out = wire_varint_put(out, results[i].timestamp);
         }
     }
     assert((size_t)(out - frame) == frame_size);
     *frame_out = frame;
     *frame_size_out = frame_size;
     return FRAME_OK;
+}
+
+/* ---- event results read back (frame_decode_event_results) ---- */
+
+/* One EventResult: a result (an enum: protobuf-c reads it as int32, so
+ * only values up to INT32_MAX are taken here) and a timestamp. */
+static bool event_result_read(wire_t body, frame_event_result_t *out) {
+    out->result = 0;
+    out->timestamp = 0;
+    bool seen_result = false, seen_timestamp = false;
+    while (body.at < body.end) {
+        uint64_t key = 0, value = 0;
+        if (!wire_varint_read(&body, &key) || !wire_varint_read(&body, &value)) return false;
+        if (key == TAG_EVENT_RESULT_RESULT && !seen_result && value <= INT32_MAX) {
+            seen_result = true;
+            out->result = (uint32_t)value;
+        } else if (key == TAG_EVENT_RESULT_TIMESTAMP && !seen_timestamp) {
+            seen_timestamp = true;
+            out->timestamp = value;
+        } else {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool frame_decode_event_results(const uint8_t *body, size_t size,
+                                frame_event_result_t *results, uint32_t capacity,
+                                uint32_t *count_out, uint64_t *request_id_out,
+                                bool *of_accounts_out) {
+    assert(body != NULL || size == 0);
+    wire_t wire = {body, body + size};
+    wire_t list = {NULL, NULL};
+    bool seen_id = false, seen_list = false;
+    *request_id_out = 0;
+    while (wire.at < wire.end) {
+        uint64_t key = 0;
+        if (!wire_varint_read(&wire, &key)) return false;
+        if (key == TAG_RESPONSE_REQUEST_ID && !seen_id) {
+            seen_id = true;
+            if (!wire_varint_read(&wire, request_id_out)) return false;
+        } else if ((key == TAG_RESPONSE_CREATE_ACCOUNTS || key == TAG_RESPONSE_CREATE_TRANSFERS) &&
+                   !seen_list) {
+            seen_list = true;
+            *of_accounts_out = key == TAG_RESPONSE_CREATE_ACCOUNTS;
+            if (!wire_length_read(&wire, &list)) return false;
+        } else {
+            return false; /* a status, a message, anything else */
+        }
+    }
+    if (!seen_list) return false;
+    uint32_t count = 0;
+    while (list.at < list.end) {
+        uint64_t key = 0;
+        wire_t item;
+        if (!wire_varint_read(&list, &key) || key != TAG_RESULTS_ITEM || !wire_length_read(&list, &item)) {
+            return false;
+        }
+        if (count == capacity || !event_result_read(item, &results[count])) return false;
+        count++;
+    }
+    *count_out = count;
+    return true;
+}
+
+Borsellino__V1__Request *frame_request_transfers_shell(uint64_t request_id, uint32_t count) {
+    /* Decoded from its own bytes, so that it lives in an arena like any
+     * decoded request: the id (if any) and an empty batch. */
+    uint8_t body[2 + WIRE_VARINT_BYTES_MAX + 2];
+    uint8_t *out = body;
+    if (request_id != 0) {
+        *out++ = TAG_REQUEST_ID;
+        out = wire_varint_put(out, request_id);
+    }
+    *out++ = TAG_REQUEST_CREATE_TRANSFERS;
+    *out++ = 0;
+    Borsellino__V1__Request *shell = frame_request_decode(body, (size_t)(out - body), NULL);
+    if (shell == NULL) return NULL;
+    assert(shell->op_case == BORSELLINO__V1__REQUEST__OP_CREATE_TRANSFERS);
+    shell->create_transfers->n_transfers = count;
+    return shell;
 }
 
 int frame_encode_request(const Borsellino__V1__Request *request,

@@ -89,6 +89,22 @@ int frame_encode_event_results(uint64_t request_id, bool of_accounts,
                                uint8_t **frame_out, size_t *frame_size_out);
 
 /*
+ * The client's side: reads a Response body that is exactly such an answer
+ * (status OK, no message, create_accounts or create_transfers results and
+ * nothing else, each field at most once and with its own wire type) into
+ * `results` (room for `capacity`). Returns true with *count_out,
+ * *request_id_out and *of_accounts_out set; false for any other body
+ * (a refusal, another result, more than `capacity` results, unknown or
+ * repeated fields, malformed bytes), which frame_response_decode then
+ * reads. Whenever it returns true, the values equal what
+ * frame_response_decode gives (tests/test_frame.c, fuzz_frame check it).
+ */
+bool frame_decode_event_results(const uint8_t *body, size_t size,
+                                frame_event_result_t *results, uint32_t capacity,
+                                uint32_t *count_out, uint64_t *request_id_out,
+                                bool *of_accounts_out);
+
+/*
  * Decodes a body (as returned by frame_parse). Returns the message, owned
  * by the caller and released with frame_request_free/frame_response_free,
  * or NULL when the bytes are not a valid message (*error_out, if not NULL,
@@ -97,6 +113,14 @@ int frame_encode_event_results(uint64_t request_id, bool of_accounts,
 Borsellino__V1__Request *frame_request_decode(const uint8_t *body, size_t size,
                                               int *error_out);
 void frame_request_free(Borsellino__V1__Request *request);
+
+/*
+ * A create_transfers Request holding only its id and its event count
+ * (create_transfers->n_transfers = count, transfers NULL), released with
+ * frame_request_free: for a batch whose events were decoded elsewhere
+ * (convert_create_transfers_decode). NULL when out of memory.
+ */
+Borsellino__V1__Request *frame_request_transfers_shell(uint64_t request_id, uint32_t count);
 
 /* The memory a decoded request holds (its arena), for accounting. A body
  * whose decoding would take more than 16 times its size is refused with

@@ -20,18 +20,21 @@
  * as a protobuf-c struct and handed to those same functions.
  * tests/test_frame.c and tests/fuzz/fuzz_frame.c check that equivalence on
  * valid, mutated and random bodies.
+ *
+ * The client's side (convert_create_transfers_encode) writes the same
+ * message from ledger transfers in two passes (sizes, then bytes): the
+ * bytes protobuf-c packs for it when zero ids are left out, as
+ * test_frame checks.
  */
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "convert.h"
+#include "frame.h"
+#include "wire.h"
 
 enum {
-    WIRE_VARINT = 0,
-    WIRE_FIXED64 = 1,
-    WIRE_LENGTH = 2,
-    VARINT_BYTES_MAX = 10,
     FIELD_REQUEST_ID = 1,
     FIELD_CREATE_TRANSFERS = 11,
     FIELD_TRANSFERS = 1,
@@ -40,60 +43,16 @@ enum {
     TRANSFER_FIELDS_MAX = 13,
 };
 
-typedef struct wire {
-    const uint8_t *at;
-    const uint8_t *end;
-} wire_t;
-
-static bool varint_read(wire_t *wire, uint64_t *value_out) {
-    uint64_t value = 0;
-    for (int i = 0; i < VARINT_BYTES_MAX; i++) {
-        if (wire->at == wire->end) return false;
-        uint8_t byte = *wire->at++;
-        if (i == VARINT_BYTES_MAX - 1 && byte > 1) return false; /* past 64 bits */
-        value |= (uint64_t)(byte & 0x7f) << (7 * i);
-        if ((byte & 0x80) == 0) {
-            *value_out = value;
-            return true;
-        }
-    }
-    return false;
-}
-
-static bool key_read(wire_t *wire, uint32_t *field_out, uint32_t *type_out) {
-    uint64_t key = 0;
-    if (!varint_read(wire, &key) || key > UINT32_MAX) return false;
-    *field_out = (uint32_t)(key >> 3);
-    *type_out = (uint32_t)(key & 7);
-    return *field_out != 0;
-}
-
-/* A length-delimited field's body. */
-static bool length_read(wire_t *wire, wire_t *body_out) {
-    uint64_t length = 0;
-    if (!varint_read(wire, &length) || length > (uint64_t)(wire->end - wire->at)) return false;
-    body_out->at = wire->at;
-    body_out->end = wire->at + length;
-    wire->at += length;
-    return true;
-}
-
-static uint64_t fixed64_load(const uint8_t *bytes) {
-    uint64_t value = 0;
-    for (int i = 7; i >= 0; i--) value = (value << 8) | bytes[i];
-    return value;
-}
-
 static bool u128_read(wire_t body, Borsellino__V1__U128 *out) {
     borsellino__v1__u128__init(out);
     bool seen[3] = {false, false, false};
     while (body.at < body.end) {
         uint32_t field = 0, type = 0;
-        if (!key_read(&body, &field, &type) || type != WIRE_FIXED64) return false;
+        if (!wire_key_read(&body, &field, &type) || type != WIRE_FIXED64) return false;
         if ((field != FIELD_U128_HI && field != FIELD_U128_LO) || seen[field]) return false;
         if (body.end - body.at < 8) return false;
         seen[field] = true;
-        uint64_t value = fixed64_load(body.at);
+        uint64_t value = wire_fixed64_load(body.at);
         body.at += 8;
         if (field == FIELD_U128_HI) out->hi = value;
         else out->lo = value;
@@ -143,18 +102,18 @@ static bool transfer_read(wire_t body, transfer_parts_t *parts) {
     uint32_t seen = 0;
     while (body.at < body.end) {
         uint32_t field = 0, type = 0;
-        if (!key_read(&body, &field, &type) || field > TRANSFER_FIELDS_MAX) return false;
+        if (!wire_key_read(&body, &field, &type) || field > TRANSFER_FIELDS_MAX) return false;
         if (seen & (1u << field)) return false;
         seen |= 1u << field;
         Borsellino__V1__U128 **u128 = transfer_u128_field(transfer, field);
         if (u128 != NULL) {
             wire_t value;
-            if (type != WIRE_LENGTH || !length_read(&body, &value)) return false;
+            if (type != WIRE_LENGTH || !wire_length_read(&body, &value)) return false;
             if (!u128_read(value, &parts->u128s[field - 1])) return false;
             *u128 = &parts->u128s[field - 1];
         } else {
             uint64_t value = 0;
-            if (type != WIRE_VARINT || !varint_read(&body, &value)) return false;
+            if (type != WIRE_VARINT || !wire_varint_read(&body, &value)) return false;
             if (!transfer_scalar_set(transfer, field, value)) return false;
         }
     }
@@ -167,13 +126,13 @@ static bool request_read(wire_t body, uint64_t *request_id_out, wire_t *batch_ou
     *request_id_out = 0;
     while (body.at < body.end) {
         uint32_t field = 0, type = 0;
-        if (!key_read(&body, &field, &type)) return false;
+        if (!wire_key_read(&body, &field, &type)) return false;
         if (field == FIELD_REQUEST_ID && type == WIRE_VARINT && !seen_id) {
             seen_id = true;
-            if (!varint_read(&body, request_id_out)) return false;
+            if (!wire_varint_read(&body, request_id_out)) return false;
         } else if (field == FIELD_CREATE_TRANSFERS && type == WIRE_LENGTH && !seen_batch) {
             seen_batch = true;
-            if (!length_read(&body, batch_out)) return false;
+            if (!wire_length_read(&body, batch_out)) return false;
         } else {
             return false;
         }
@@ -187,8 +146,8 @@ static bool batch_count(wire_t batch, uint32_t count_max, uint32_t *count_out) {
     while (batch.at < batch.end) {
         uint32_t field = 0, type = 0;
         wire_t item;
-        if (!key_read(&batch, &field, &type)) return false;
-        if (field != FIELD_TRANSFERS || type != WIRE_LENGTH || !length_read(&batch, &item)) {
+        if (!wire_key_read(&batch, &field, &type)) return false;
+        if (field != FIELD_TRANSFERS || type != WIRE_LENGTH || !wire_length_read(&batch, &item)) {
             return false;
         }
         if (++count > count_max) return false;
@@ -202,7 +161,7 @@ bool convert_create_transfers_decode(const uint8_t *body, size_t size, uint32_t 
     assert(body != NULL || size == 0);
     assert(batch_out != NULL);
     memset(batch_out, 0, sizeof(*batch_out));
-    wire_t batch;
+    wire_t batch = {NULL, NULL};
     uint32_t count = 0;
     if (!request_read((wire_t){body, body + size}, &batch_out->request_id, &batch)) return false;
     if (!batch_count(batch, count_max, &count) || count == 0) return false;
@@ -212,7 +171,7 @@ bool convert_create_transfers_decode(const uint8_t *body, size_t size, uint32_t 
         uint32_t field = 0, type = 0;
         wire_t item;
         transfer_parts_t parts;
-        bool read = key_read(&batch, &field, &type) && length_read(&batch, &item) &&
+        bool read = wire_key_read(&batch, &field, &type) && wire_length_read(&batch, &item) &&
                     transfer_read(item, &parts);
         if (!read) {
             free(transfers);
@@ -232,4 +191,105 @@ bool convert_create_transfers_decode(const uint8_t *body, size_t size, uint32_t 
     }
     batch_out->transfers = transfers;
     return true;
+}
+
+/* ---- the client's side: a create_transfers request encoded by hand ---- */
+
+enum {
+    TAG_REQUEST_ID = (FIELD_REQUEST_ID << 3) | WIRE_VARINT,
+    TAG_CREATE_TRANSFERS = (FIELD_CREATE_TRANSFERS << 3) | WIRE_LENGTH,
+    TAG_TRANSFER = (FIELD_TRANSFERS << 3) | WIRE_LENGTH,
+    TAG_U128_HI = (FIELD_U128_HI << 3) | WIRE_FIXED64,
+    TAG_U128_LO = (FIELD_U128_LO << 3) | WIRE_FIXED64,
+};
+
+/* A U128 sub-message's body; a zero id is left out altogether. */
+static size_t u128_body_size(ledger_u128_t value) {
+    return (value.hi != 0 ? 9u : 0u) + (value.lo != 0 ? 9u : 0u);
+}
+
+static size_t u128_field_size(ledger_u128_t value) {
+    size_t body = u128_body_size(value);
+    return body == 0 ? 0 : 2 + body; /* tag, length (at most 18) */
+}
+
+static uint8_t *u128_field_put(uint8_t *out, uint32_t field, ledger_u128_t value) {
+    size_t body = u128_body_size(value);
+    if (body == 0) return out;
+    *out++ = (uint8_t)((field << 3) | WIRE_LENGTH);
+    *out++ = (uint8_t)body;
+    const uint64_t halves[2] = {value.hi, value.lo};
+    const uint8_t tags[2] = {TAG_U128_HI, TAG_U128_LO};
+    for (int half = 0; half < 2; half++) {
+        if (halves[half] == 0) continue;
+        *out++ = tags[half];
+        for (int i = 0; i < 8; i++) *out++ = (uint8_t)(halves[half] >> (8 * i));
+    }
+    return out;
+}
+
+static size_t scalar_field_size(uint64_t value) {
+    return value == 0 ? 0 : 1 + wire_varint_size(value);
+}
+
+static uint8_t *scalar_field_put(uint8_t *out, uint32_t field, uint64_t value) {
+    if (value == 0) return out;
+    *out++ = (uint8_t)((field << 3) | WIRE_VARINT);
+    return wire_varint_put(out, value);
+}
+
+static size_t transfer_body_size(const ledger_transfer_t *t) {
+    return u128_field_size(t->id) + u128_field_size(t->debit_account_id) +
+           u128_field_size(t->credit_account_id) + scalar_field_size(t->amount) +
+           u128_field_size(t->pending_id) + u128_field_size(t->user_data_128) +
+           scalar_field_size(t->user_data_64) + scalar_field_size(t->user_data_32) +
+           scalar_field_size(t->timeout) + scalar_field_size(t->ledger) +
+           scalar_field_size(t->code) + scalar_field_size(t->flags) +
+           scalar_field_size(t->timestamp);
+}
+
+static uint8_t *transfer_put(uint8_t *out, const ledger_transfer_t *t, size_t body_size) {
+    *out++ = TAG_TRANSFER;
+    out = wire_varint_put(out, body_size);
+    out = u128_field_put(out, 1, t->id);
+    out = u128_field_put(out, 2, t->debit_account_id);
+    out = u128_field_put(out, 3, t->credit_account_id);
+    out = scalar_field_put(out, 4, t->amount);
+    out = u128_field_put(out, 5, t->pending_id);
+    out = u128_field_put(out, 6, t->user_data_128);
+    out = scalar_field_put(out, 7, t->user_data_64);
+    out = scalar_field_put(out, 8, t->user_data_32);
+    out = scalar_field_put(out, 9, t->timeout);
+    out = scalar_field_put(out, 10, t->ledger);
+    out = scalar_field_put(out, 11, t->code);
+    out = scalar_field_put(out, 12, t->flags);
+    return scalar_field_put(out, 13, t->timestamp);
+}
+
+int convert_create_transfers_encode(uint64_t request_id, const ledger_transfer_t *transfers,
+                                    uint32_t count, uint8_t **frame_out,
+                                    size_t *frame_size_out) {
+    assert(transfers != NULL || count == 0);
+    assert(frame_out != NULL && frame_size_out != NULL);
+    uint64_t batch_size = 0;
+    for (uint32_t i = 0; i < count; i++) {
+        size_t body = transfer_body_size(&transfers[i]);
+        batch_size += 1 + wire_varint_size(body) + body;
+    }
+    uint64_t body_size = scalar_field_size(request_id) + 1 + wire_varint_size(batch_size) + batch_size;
+    if (body_size > FRAME_BODY_SIZE_MAX_LIMIT) return FRAME_ERR_ENCODE;
+    size_t frame_size = FRAME_HEADER_SIZE + (size_t)body_size;
+    uint8_t *frame = malloc(frame_size);
+    if (frame == NULL) return FRAME_ERR_NO_MEMORY;
+    frame_header_write(frame, (uint32_t)body_size);
+    uint8_t *out = scalar_field_put(frame + FRAME_HEADER_SIZE, FIELD_REQUEST_ID, request_id);
+    *out++ = TAG_CREATE_TRANSFERS;
+    out = wire_varint_put(out, batch_size);
+    for (uint32_t i = 0; i < count; i++) {
+        out = transfer_put(out, &transfers[i], transfer_body_size(&transfers[i]));
+    }
+    assert((size_t)(out - frame) == frame_size);
+    *frame_out = frame;
+    *frame_size_out = frame_size;
+    return FRAME_OK;
 }

@@ -314,9 +314,9 @@ static uint32_t request_events(const Borsellino__V1__Request *request) {
 }
 
 /* Decodes a request body. A plain create_transfers batch is decoded by
- * hand into *batch_out (convert_create_transfers_decode); its Request is
- * then decoded from a two-field body (the id and an empty batch) and given
- * the batch's count, so that everything but the events reads as usual.
+ * hand into *batch_out (convert_create_transfers_decode), with a Request
+ * shell (frame_request_transfers_shell) holding its id and count, so that
+ * everything but the events reads as usual.
  * Anything else goes through protobuf-c, with *batch_out zeroed. NULL:
  * bad bytes or no memory (nothing left allocated). */
 static Borsellino__V1__Request *request_decode(const uint8_t *body, size_t size,
@@ -325,27 +325,13 @@ static Borsellino__V1__Request *request_decode(const uint8_t *body, size_t size,
     if (!convert_create_transfers_decode(body, size, events_max, batch_out)) {
         return frame_request_decode(body, size, NULL);
     }
-    uint8_t shell[16];
-    size_t used = 0;
-    if (batch_out->request_id != 0) {
-        shell[used++] = 0x08; /* field 1, varint */
-        for (uint64_t id = batch_out->request_id; ; id >>= 7) {
-            shell[used++] = (uint8_t)(id < 0x80 ? id : (id & 0x7f) | 0x80);
-            if (id < 0x80) break;
-        }
-    }
-    shell[used++] = 0x5a; /* field 11, length-delimited */
-    shell[used++] = 0x00;
-    Borsellino__V1__Request *decoded = frame_request_decode(shell, used, NULL);
-    if (decoded == NULL ||
-        decoded->op_case != BORSELLINO__V1__REQUEST__OP_CREATE_TRANSFERS) {
-        frame_request_free(decoded);
+    Borsellino__V1__Request *shell =
+        frame_request_transfers_shell(batch_out->request_id, batch_out->count);
+    if (shell == NULL) {
         free(batch_out->transfers);
         batch_out->transfers = NULL;
-        return NULL;
     }
-    decoded->create_transfers->n_transfers = batch_out->count;
-    return decoded;
+    return shell;
 }
 
 /* Parses and submits one frame from the start of the buffer. Returns the

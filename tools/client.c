@@ -41,6 +41,7 @@
 #include <openssl/err.h>
 
 #include "client_tls.h"
+#include "convert.h"
 #include "frame.h"
 
 enum {
@@ -499,23 +500,21 @@ static int client_write_all(client_t *client, const uint8_t *frame, size_t size)
     return CLIENT_OK;
 }
 
-int client_send(client_t *client, Borsellino__V1__Request *request) {
-    if (client == NULL || request == NULL) return CLIENT_ERR_INVALID_ARGUMENT;
+/* Whether another request may be sent now. */
+static int client_send_ready(client_t *client) {
     if (client->broken) return CLIENT_ERR_BROKEN;
-    if (request->op_case == BORSELLINO__V1__REQUEST__OP__NOT_SET) {
-        client_message_set(client->message, "a request needs an operation");
-        return CLIENT_ERR_INVALID_ARGUMENT;
-    }
     if (client->in_flight_count >= CLIENT_IN_FLIGHT_MAX) {
         client_message_set(client->message,
                            "%u requests already wait for an answer; receive some first",
                            client->in_flight_count);
         return CLIENT_ERR_TOO_MANY_IN_FLIGHT;
     }
-    if (request->request_id == 0) request->request_id = client->request_id_next++;
-    uint8_t *frame = NULL;
-    size_t frame_size = 0;
-    int encoded = frame_encode_request(request, &frame, &frame_size);
+    return CLIENT_OK;
+}
+
+/* Sends a frame encoded with result `encoded` (FRAME_*) and frees it. */
+static int client_send_encoded(client_t *client, uint64_t request_id, int encoded,
+                               uint8_t *frame, size_t frame_size) {
     if (encoded == FRAME_ERR_NO_MEMORY) return CLIENT_ERR_NO_MEMORY;
     if (encoded != FRAME_OK) {
         client_message_set(client->message, "cannot encode the request: %s",
@@ -523,12 +522,40 @@ int client_send(client_t *client, Borsellino__V1__Request *request) {
         return CLIENT_ERR_ENCODE;
     }
     /* Push first so that a failed push leaves nothing half sent. */
-    int error = client_in_flight_push(client, request->request_id);
+    int error = client_in_flight_push(client, request_id);
     if (error == CLIENT_OK) {
         error = client_write_all(client, frame, frame_size);
     }
     free(frame);
     return error;
+}
+
+int client_send(client_t *client, Borsellino__V1__Request *request) {
+    if (client == NULL || request == NULL) return CLIENT_ERR_INVALID_ARGUMENT;
+    if (client->broken) return CLIENT_ERR_BROKEN;
+    if (request->op_case == BORSELLINO__V1__REQUEST__OP__NOT_SET) {
+        client_message_set(client->message, "a request needs an operation");
+        return CLIENT_ERR_INVALID_ARGUMENT;
+    }
+    int ready = client_send_ready(client);
+    if (ready != CLIENT_OK) return ready;
+    if (request->request_id == 0) request->request_id = client->request_id_next++;
+    uint8_t *frame = NULL;
+    size_t frame_size = 0;
+    int encoded = frame_encode_request(request, &frame, &frame_size);
+    return client_send_encoded(client, request->request_id, encoded, frame, frame_size);
+}
+
+int client_send_transfers(client_t *client, const ledger_transfer_t *transfers, uint32_t count) {
+    if (client == NULL || transfers == NULL || count == 0) return CLIENT_ERR_INVALID_ARGUMENT;
+    int error = client_send_ready(client);
+    if (error != CLIENT_OK) return error;
+    uint64_t request_id = client->request_id_next++;
+    uint8_t *frame = NULL;
+    size_t frame_size = 0;
+    int encoded = convert_create_transfers_encode(request_id, transfers, count, &frame,
+                                                  &frame_size);
+    return client_send_encoded(client, request_id, encoded, frame, frame_size);
 }
 
 /* ---- receiving responses ---- */
@@ -560,23 +587,20 @@ static int client_take_frame(client_t *client, const uint8_t *body, uint32_t bod
     return CLIENT_OK;
 }
 
-int client_receive(client_t *client, Borsellino__V1__Response **response_out) {
-    if (client == NULL || response_out == NULL) return CLIENT_ERR_INVALID_ARGUMENT;
+/* Waits until a whole response frame is at the start of the buffer. */
+static int client_frame_wait(client_t *client, const uint8_t **body_out, uint32_t *body_size_out,
+                             size_t *frame_size_out) {
     if (client->broken) return CLIENT_ERR_BROKEN;
     if (client->in_flight_count == 0) {
         client_message_set(client->message, "no request is waiting for an answer");
         return CLIENT_ERR_NOTHING_IN_FLIGHT;
     }
     for (;;) {
-        const uint8_t *body = NULL;
-        uint32_t body_size = 0;
-        size_t frame_size = 0;
         size_t available = client->receive_end - client->receive_start;
         int parsed = frame_parse(client->receive_buffer + client->receive_start, available,
-                                 CLIENT_RESPONSE_SIZE_MAX, &body, &body_size, &frame_size);
-        if (parsed == FRAME_OK) {
-            return client_take_frame(client, body, body_size, frame_size, response_out);
-        }
+                                 CLIENT_RESPONSE_SIZE_MAX, body_out, body_size_out,
+                                 frame_size_out);
+        if (parsed == FRAME_OK) return CLIENT_OK;
         if (parsed != FRAME_NEED_MORE) {
             return client_fail(client, CLIENT_ERR_PROTOCOL,
                                "a response frame declares more than 64 MiB");
@@ -602,6 +626,48 @@ int client_receive(client_t *client, Borsellino__V1__Response **response_out) {
         }
         if (ready < 0) return client_fail(client, CLIENT_ERR_IO, strerror(-ready));
     }
+}
+
+int client_receive(client_t *client, Borsellino__V1__Response **response_out) {
+    if (client == NULL || response_out == NULL) return CLIENT_ERR_INVALID_ARGUMENT;
+    const uint8_t *body = NULL;
+    uint32_t body_size = 0;
+    size_t frame_size = 0;
+    int error = client_frame_wait(client, &body, &body_size, &frame_size);
+    if (error != CLIENT_OK) return error;
+    return client_take_frame(client, body, body_size, frame_size, response_out);
+}
+
+int client_receive_results(client_t *client, frame_event_result_t *results, uint32_t capacity,
+                           uint32_t *count_out, Borsellino__V1__Response **response_out) {
+    if (client == NULL || count_out == NULL || response_out == NULL ||
+        (results == NULL && capacity != 0)) {
+        return CLIENT_ERR_INVALID_ARGUMENT;
+    }
+    *response_out = NULL;
+    *count_out = 0;
+    const uint8_t *body = NULL;
+    uint32_t body_size = 0;
+    size_t frame_size = 0;
+    int error = client_frame_wait(client, &body, &body_size, &frame_size);
+    if (error != CLIENT_OK) return error;
+    uint64_t request_id = 0;
+    bool of_accounts = false;
+    if (!frame_decode_event_results(body, body_size, results, capacity, count_out, &request_id,
+                                    &of_accounts)) {
+        *count_out = 0;
+        return client_take_frame(client, body, body_size, frame_size, response_out);
+    }
+    client->receive_start += frame_size;
+    uint64_t expected = client_in_flight_pop(client);
+    if (request_id != expected) {
+        char detail[128];
+        snprintf(detail, sizeof detail, "response for request %llu, expected %llu",
+                 (unsigned long long)request_id, (unsigned long long)expected);
+        return client_fail(client, CLIENT_ERR_PROTOCOL, detail);
+    }
+    client->responses_received++;
+    return CLIENT_OK;
 }
 
 int client_call(client_t *client, Borsellino__V1__Request *request,

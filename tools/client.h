@@ -49,6 +49,8 @@
 #include <stdint.h>
 
 #include "borsellino.pb-c.h"
+#include "frame.h"
+#include "ledger.h"
 
 /* The address borsellinod listens on by default. */
 #define CLIENT_ADDRESS_DEFAULT "127.0.0.1:7450"
@@ -166,6 +168,15 @@ void client_close(client_t *client);
 int client_send(client_t *client, Borsellino__V1__Request *request);
 
 /*
+ * Sends a create_transfers request of `count` (at least 1) transfers,
+ * encoded by hand (convert_create_transfers_encode: no protobuf-c messages
+ * built), with the next id of this client's counter. The transfers are
+ * not kept. Returns as client_send (CLIENT_ERR_INVALID_ARGUMENT for no
+ * transfers).
+ */
+int client_send_transfers(client_t *client, const ledger_transfer_t *transfers, uint32_t count);
+
+/*
  * Waits for the response to the oldest request in flight.
  *
  * response_out: receives the response; the caller frees it with
@@ -178,6 +189,17 @@ int client_send(client_t *client, Borsellino__V1__Request *request);
  * CLIENT_ERR_NO_MEMORY or CLIENT_ERR_BROKEN.
  */
 int client_receive(client_t *client, Borsellino__V1__Response **response_out);
+
+/*
+ * Like client_receive, but reads a plain answer to a create call (status OK,
+ * one result per event, at most `capacity`: frame_decode_event_results)
+ * straight into `results`, setting *count_out and leaving *response_out
+ * NULL; any other answer (a refusal, a failure status) comes back decoded
+ * in *response_out as client_receive gives it, with *count_out 0.
+ * Returns as client_receive.
+ */
+int client_receive_results(client_t *client, frame_event_result_t *results, uint32_t capacity,
+                           uint32_t *count_out, Borsellino__V1__Response **response_out);
 
 /* client_send() then client_receive() of that request's response. Only
  * when nothing else is in flight (else CLIENT_ERR_INVALID_ARGUMENT and

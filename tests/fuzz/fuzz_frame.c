@@ -11,7 +11,9 @@
  *
  * Every body also goes through the hand decoder of create_transfers
  * (convert_create_transfers_decode), which must agree with protobuf-c plus
- * the conversion whenever it accepts a body.
+ * the conversion whenever it accepts a body, and through the client's
+ * reader of plain create answers (frame_decode_event_results), which must
+ * agree with frame_response_decode.
  *
  * Invariants asserted: a parsed frame lies inside the input, its size is
  * header + body, the body respects the maximum, a re-encoded message is
@@ -74,6 +76,36 @@ static void transfers_check(const uint8_t *body, uint32_t body_size,
     free(batch.transfers);
 }
 
+enum { FUZZ_RESULTS_MAX = 64 };
+
+/* The client's reader of plain answers, when it takes a body, agrees. */
+static void results_check(const uint8_t *body, uint32_t body_size,
+                          const Borsellino__V1__Response *response) {
+    frame_event_result_t results[FUZZ_RESULTS_MAX];
+    uint32_t count = 0;
+    uint64_t request_id = 0;
+    bool of_accounts = false;
+    if (!frame_decode_event_results(body, body_size, results, FUZZ_RESULTS_MAX, &count,
+                                    &request_id, &of_accounts)) {
+        return;
+    }
+    assert(response != NULL);
+    assert(response->status == BORSELLINO__V1__STATUS__STATUS_OK);
+    assert(response->request_id == request_id);
+    size_t n = of_accounts ? response->create_accounts->n_results
+                           : response->create_transfers->n_results;
+    Borsellino__V1__EventResult **items = of_accounts ? response->create_accounts->results
+                                                      : response->create_transfers->results;
+    assert(response->result_case == (of_accounts
+                                         ? BORSELLINO__V1__RESPONSE__RESULT_CREATE_ACCOUNTS
+                                         : BORSELLINO__V1__RESPONSE__RESULT_CREATE_TRANSFERS));
+    assert(n == count);
+    for (uint32_t i = 0; i < count; i++) {
+        assert((uint32_t)items[i]->result == results[i].result);
+        assert(items[i]->timestamp == results[i].timestamp);
+    }
+}
+
 static void body_decode(const uint8_t *body, uint32_t body_size) {
     int error = 0;
     Borsellino__V1__Request *request = frame_request_decode(body, body_size, &error);
@@ -91,6 +123,7 @@ static void body_decode(const uint8_t *body, uint32_t body_size) {
     }
     error = 0;
     Borsellino__V1__Response *response = frame_response_decode(body, body_size, &error);
+    results_check(body, body_size, response);
     if (response != NULL) {
         uint8_t *frame = NULL;
         size_t frame_size = 0;
