@@ -11,9 +11,16 @@
  *  - one `transfer_ids` entry (u128 id big-endian -> u64 sequence):
  *    MDB_APPEND when the id is the largest so far, else MDB_NOOVERWRITE,
  *    as ledger/journal.c does;
- *  - per group, the chain head in `meta`, then one durable commit
- *    (LMDB's default flags: fdatasync of the data pages, then the meta
- *    page written through an O_DSYNC descriptor), the environment opened with MDB_NOTLS as ledger/store.c does.
+ *  - per group, the chain head in `meta`, then one durable commit,
+ *    pipelined as the server commits (ledger/durability.c): a 16-byte
+ *    marker written and synced, the LMDB commit with MDB_NOSYNC for that
+ *    transaction, then on a second thread fdatasync of data.mdb and the
+ *    marker cleared and synced, while the next group is written; a group
+ *    commits only once the one before it is synced. With --sync-commits,
+ *    LMDB's default durable commit instead (fdatasync of the data pages,
+ *    then the meta page through an O_DSYNC descriptor), as before the
+ *    server pipelined. The environment is opened with MDB_NOTLS as
+ *    ledger/store.c does.
  * It writes them as the engine does: through one LMDB cursor per table,
  * kept for the group (ledger.c's group_cursor: a put lands on the
  * cursor's leaf without a descent of the B-tree), and hashes with
@@ -22,10 +29,11 @@
  * No validation, no balances, no account table, no network.
  *
  *   storage_limit --dir DIR [--records N] [--group N] [--ids time|random]
- *                 [--json]
+ *                 [--sync-commits] [--json]
  *
- * Prints records/s (wall clock from the first record to the last commit).
- * Build: cc -O2 -o storage_limit storage_limit.c -llmdb -lcrypto
+ * Prints records/s (wall clock from the first record to the last group
+ * durable).
+ * Build: cc -O2 -pthread -o storage_limit storage_limit.c -llmdb -lcrypto
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -37,8 +45,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 enum {
     RECORD_SIZE = 264,
@@ -133,17 +144,113 @@ typedef struct options {
     uint64_t records;
     uint32_t group;
     bool random_ids;
+    bool sync_commits;
     bool json;
 } options_t;
 
+/* ---- pipelined commits: one group syncing while the next is written ---- */
+
+typedef struct syncer {
+    pthread_t thread;
+    pthread_mutex_t mutex;
+    pthread_cond_t changed;
+    int data_fd;
+    int marker_fd;
+    bool pending;  /* a group is committed and not yet synced */
+    bool stopping;
+    int error;
+} syncer_t;
+
+static int marker_write(int fd, uint64_t txnid) {
+    uint8_t bytes[16] = {'b', 'o', 'r', 's', 'u', 'n', 's', 'y'};
+    for (int i = 0; i < 8; i++) bytes[8 + i] = (uint8_t)(txnid >> (56 - 8 * i));
+    if (pwrite(fd, bytes, sizeof bytes, 0) != (ssize_t)sizeof bytes) return errno ? errno : EIO;
+    return fdatasync(fd) == 0 ? 0 : errno;
+}
+
+static void *syncer_main(void *argument) {
+    syncer_t *syncer = argument;
+    pthread_mutex_lock(&syncer->mutex);
+    for (;;) {
+        while (!syncer->pending && !syncer->stopping) pthread_cond_wait(&syncer->changed, &syncer->mutex);
+        if (!syncer->pending) break;
+        pthread_mutex_unlock(&syncer->mutex);
+        int error = fdatasync(syncer->data_fd) == 0 ? 0 : errno;
+        if (!error) error = marker_write(syncer->marker_fd, 0);
+        pthread_mutex_lock(&syncer->mutex);
+        if (error && !syncer->error) syncer->error = error;
+        syncer->pending = false;
+        pthread_cond_broadcast(&syncer->changed);
+    }
+    pthread_mutex_unlock(&syncer->mutex);
+    return NULL;
+}
+
+/* Waits until no group is syncing; returns the first sync error. */
+static int syncer_wait(syncer_t *syncer) {
+    pthread_mutex_lock(&syncer->mutex);
+    while (syncer->pending) pthread_cond_wait(&syncer->changed, &syncer->mutex);
+    int error = syncer->error;
+    pthread_mutex_unlock(&syncer->mutex);
+    return error;
+}
+
+/* Commits `txn` as the server does: marker, MDB_NOSYNC commit, then the
+ * sync thread; the previous group must be synced first. */
+static int commit_pipelined(MDB_env *env, MDB_txn *txn, syncer_t *syncer) {
+    int error = syncer_wait(syncer);
+    if (!error) error = marker_write(syncer->marker_fd, mdb_txn_id(txn));
+    if (error) {
+        mdb_txn_abort(txn);
+        return error;
+    }
+    mdb_env_set_flags(env, MDB_NOSYNC, 1);
+    error = mdb_txn_commit(txn);
+    mdb_env_set_flags(env, MDB_NOSYNC, 0);
+    if (error) return error;
+    pthread_mutex_lock(&syncer->mutex);
+    syncer->pending = true;
+    pthread_cond_broadcast(&syncer->changed);
+    pthread_mutex_unlock(&syncer->mutex);
+    return 0;
+}
+
+static int syncer_start(syncer_t *syncer, MDB_env *env, const char *dir) {
+    memset(syncer, 0, sizeof *syncer);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/unsynced_txn", dir);
+    syncer->marker_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (syncer->marker_fd < 0) return errno;
+    int error = mdb_env_get_fd(env, &syncer->data_fd);
+    if (error) return error;
+    pthread_mutex_init(&syncer->mutex, NULL);
+    pthread_cond_init(&syncer->changed, NULL);
+    return pthread_create(&syncer->thread, NULL, syncer_main, syncer);
+}
+
+/* Waits for the last sync and stops the thread; returns any sync error. */
+static int syncer_stop(syncer_t *syncer) {
+    int error = syncer_wait(syncer);
+    pthread_mutex_lock(&syncer->mutex);
+    syncer->stopping = true;
+    pthread_cond_broadcast(&syncer->changed);
+    pthread_mutex_unlock(&syncer->mutex);
+    pthread_join(syncer->thread, NULL);
+    close(syncer->marker_fd);
+    return error;
+}
+
 static int usage(FILE *out) {
     fprintf(out,
-            "usage: storage_limit --dir DIR [--records N] [--group N] [--ids time|random] [--json]\n\n"
+            "usage: storage_limit --dir DIR [--records N] [--group N] [--ids time|random]\n"
+            "                     [--sync-commits] [--json]\n\n"
             "Appends N 264-byte SHA-256-chained, CRC-32C-checked journal records\n"
             "(MDB_APPEND) and their transfer_ids entries into a fresh LMDB environment\n"
             "in DIR (created; must not exist), one durable commit per group of N\n"
-            "records; prints records/s. Defaults: 2000000 records, groups of 8000,\n"
-            "time-ordered ids.\n");
+            "records, pipelined as borsellinod commits (the next group is written\n"
+            "while the last one syncs; --sync-commits: LMDB's own durable commit,\n"
+            "one at a time); prints records/s. Defaults: 2000000 records, groups of\n"
+            "8000, time-ordered ids.\n");
     return out == stdout ? 0 : 2;
 }
 
@@ -160,12 +267,13 @@ static bool parse_count(const char *text, uint64_t *out) {
 }
 
 int main(int argc, char **argv) {
-    options_t options = {NULL, 2000000, 8000, false, false};
+    options_t options = {NULL, 2000000, 8000, false, false, false};
     for (int i = 1; i < argc; i++) {
         const char *next = i + 1 < argc ? argv[i + 1] : NULL;
         uint64_t value = 0;
         if (strcmp(argv[i], "--help") == 0) return usage(stdout);
         if (strcmp(argv[i], "--json") == 0) { options.json = true; continue; }
+        if (strcmp(argv[i], "--sync-commits") == 0) { options.sync_commits = true; continue; }
         if (next == NULL) return usage(stderr);
         if (strcmp(argv[i], "--dir") == 0) options.dir = next;
         else if (strcmp(argv[i], "--ids") == 0 && strcmp(next, "time") == 0) options.random_ids = false;
@@ -201,6 +309,12 @@ int main(int argc, char **argv) {
         return 1;
     }
 
+    syncer_t syncer;
+    error = options.sync_commits ? 0 : syncer_start(&syncer, env, options.dir);
+    if (error) {
+        fprintf(stderr, "storage_limit: cannot start the sync thread: %s\n", strerror(error));
+        return 1;
+    }
     uint64_t state = 0x9E3779B97F4A7C15ull ^ now_ns(CLOCK_REALTIME);
     u128_t id_last = {0, 0}, id_max = {0, 0};
     uint8_t hash[HASH_SIZE] = {0};
@@ -274,8 +388,12 @@ int main(int argc, char **argv) {
             mdb_txn_abort(txn);
             break;
         }
-        error = mdb_txn_commit(txn);
+        error = options.sync_commits ? mdb_txn_commit(txn) : commit_pipelined(env, txn, &syncer);
         commits++;
+    }
+    if (!options.sync_commits) {
+        int sync_error = syncer_stop(&syncer);
+        if (!error) error = sync_error;
     }
     double seconds = (double)(now_ns(CLOCK_MONOTONIC) - started) / 1e9;
     mdb_env_close(env);
@@ -286,13 +404,14 @@ int main(int argc, char **argv) {
     double per_second = (double)options.records / seconds;
     if (options.json) {
         printf("{\"records_per_second\":%.0f,\"records\":%" PRIu64 ",\"group\":%u,\"commits\":%" PRIu64
-               ",\"seconds\":%.3f,\"ids\":\"%s\"}\n",
+               ",\"seconds\":%.3f,\"ids\":\"%s\",\"commit\":\"%s\"}\n",
                per_second, options.records, options.group, commits, seconds,
-               options.random_ids ? "random" : "time");
+               options.random_ids ? "random" : "time", options.sync_commits ? "sync" : "pipelined");
     } else {
         printf("storage-only: %" PRIu64 " records in %.2f s = %.0f records/s (groups of %u, %" PRIu64
-               " durable commits, %s ids)\n",
+               " durable commits, %s, %s ids)\n",
                options.records, seconds, per_second, options.group, commits,
+               options.sync_commits ? "one at a time" : "pipelined",
                options.random_ids ? "random" : "time");
     }
     return 0;
