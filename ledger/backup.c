@@ -254,6 +254,7 @@ int ledger_backup(const char *data_path, const char *out_path,
     if (error) return error;
     MDB_env *env = NULL;
     error = env_open_read_only(data_path, true, &env);
+    durability_open_done(gate);
     if (error) {
         durability_gate_close(gate);
         return error;

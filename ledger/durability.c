@@ -33,7 +33,9 @@
  * exclusive flock on the marker file for as long as it is open: a shared
  * flock on it fails exactly while a server is alive. Every open checks
  * the marker under the directory's own flock (exclusive to write,
- * shared to look), taken before the marker is read:
+ * shared to look), taken before the marker and held until LMDB's
+ * environment is open, so that a reader is either seen by a recovering
+ * server (environment_in_use) or opens after the rollback:
  *   - the marker names the newest transaction and no server is alive: its
  *     writer died between commit and sync. A writable open rolls it back,
  *     unless another process has the LMDB environment open (its readers
@@ -292,28 +294,6 @@ static int marker_settle(ledger_t *ledger, int marker_fd, bool server_alive) {
     return error;
 }
 
-/* Locks: a running server holds LOCK_EX on the marker for its lifetime
- * ("alive"); whoever checks or recovers holds the directory's own flock,
- * exclusive to recover, shared to look. */
-static int durability_check(ledger_t *ledger, int marker_fd, bool server_is_us) {
-    int directory_fd = open(ledger->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (directory_fd < 0) return errno;
-    bool exclusive = !ledger->options.read_only;
-    int error = 0;
-    if (!lock_take(directory_fd, exclusive ? LOCK_EX : LOCK_SH)) {
-        ledger_set_error(ledger, "%s: another process keeps it locked for recovery",
-                         ledger->path);
-        error = LEDGER_ERR_LOCKED;
-    } else {
-        /* A shared lock on the marker fails only while a server holds it. */
-        bool server_alive = !server_is_us && flock(marker_fd, LOCK_SH | LOCK_NB) != 0;
-        if (!server_is_us && !server_alive) flock(marker_fd, LOCK_UN);
-        error = marker_settle(ledger, marker_fd, server_alive);
-    }
-    close(directory_fd); /* releases the directory lock */
-    return error;
-}
-
 /* A new marker file must survive a power loss like the data: its
  * directory entry is synced once. */
 static int directory_sync(const char *directory) {
@@ -324,27 +304,64 @@ static int directory_sync(const char *directory) {
     return error;
 }
 
-int durability_open(ledger_t *ledger, bool is_new) {
-    ledger->marker_fd = ledger->marker_read_fd = ledger->data_fd = -1;
+/* Takes the directory's flock (exclusive to write, shared to look) and
+ * keeps it in ledger->directory_lock_fd until durability_open_done. */
+static int directory_lock(ledger_t *ledger) {
+    int fd = open(ledger->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return errno;
+    if (!lock_take(fd, ledger->options.read_only ? LOCK_SH : LOCK_EX)) {
+        close(fd);
+        ledger_set_error(ledger, "%s: another process keeps it locked while it opens it",
+                         ledger->path);
+        return LEDGER_ERR_LOCKED;
+    }
+    ledger->directory_lock_fd = fd;
+    return 0;
+}
+
+/* Opens the marker (creating it for a pipelined handle): -1 with *error_out
+ * 0 when there is none. */
+static int marker_open(ledger_t *ledger, bool pipelined, int *error_out) {
     char path[4096];
     marker_path(ledger->path, path, sizeof(path));
-    bool pipelined = ledger->options.commit_pipelined && !ledger->options.read_only;
     int flags = (ledger->options.read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC;
     if (pipelined) flags |= O_CREAT;
     int fd = open(path, flags, 0600);
-    if (fd < 0) {
-        if (errno == ENOENT) return 0; /* never served pipelined: nothing to check */
+    *error_out = 0;
+    if (fd < 0 && errno != ENOENT) {
+        *error_out = errno;
         ledger_set_error(ledger, "cannot open %s: %s", path, strerror(errno));
-        return errno;
     }
-    int error = 0;
+    return fd;
+}
+
+/*
+ * Order: the directory's lock first, held until the environment is open
+ * (durability_open_done), then the marker. So a reader either opens LMDB
+ * before a recovering server looks for other users of the environment
+ * (and is seen: environment_in_use), or after the rollback; and no open
+ * acts on a marker it read before another open finished with it.
+ */
+int durability_open(ledger_t *ledger, bool is_new) {
+    ledger->marker_fd = ledger->marker_read_fd = ledger->data_fd = -1;
+    ledger->directory_lock_fd = -1;
+    int error = directory_lock(ledger);
+    if (error) return error;
+    bool pipelined = ledger->options.commit_pipelined && !ledger->options.read_only;
+    int fd = marker_open(ledger, pipelined, &error);
+    if (fd < 0) return error; /* none: never served pipelined, nothing to check */
     if (pipelined && !lock_take(fd, LOCK_EX)) {
         ledger_set_error(ledger, "%s is in use by another process that commits to it "
                          "(a running borsellinod?)", ledger->path);
         error = LEDGER_ERR_LOCKED;
     }
     if (!error && pipelined) error = directory_sync(ledger->path);
-    if (!error && !is_new) error = durability_check(ledger, fd, pipelined);
+    if (!error && !is_new) {
+        /* A shared lock on the marker fails only while a server holds it. */
+        bool server_alive = !pipelined && flock(fd, LOCK_SH | LOCK_NB) != 0;
+        if (!pipelined && !server_alive) flock(fd, LOCK_UN);
+        error = marker_settle(ledger, fd, server_alive);
+    }
     if (error || (!pipelined && !ledger->options.read_only)) {
         close(fd);
         return error;
@@ -354,9 +371,19 @@ int durability_open(ledger_t *ledger, bool is_new) {
     return 0;
 }
 
+void durability_open_done(ledger_t *ledger) {
+    if (ledger->directory_lock_fd >= 0) close(ledger->directory_lock_fd);
+    ledger->directory_lock_fd = -1;
+}
+
 int durability_wait_durable(ledger_t *ledger, uint64_t txnid) {
+    if (ledger->marker_read_fd < 0) {
+        /* A server may have started since this handle opened. */
+        int error = 0;
+        ledger->marker_read_fd = marker_open(ledger, false, &error);
+        if (ledger->marker_read_fd < 0) return error;
+    }
     int fd = ledger->marker_read_fd;
-    if (fd < 0) return 0;
     for (int waited_ms = 0; ; waited_ms++) {
         uint64_t marker = 0;
         int error = marker_read(ledger, fd, &marker);
@@ -412,6 +439,9 @@ void durability_gate_close(ledger_t *gate) {
 }
 
 int durability_read_gate(ledger_t *ledger, MDB_txn *txn) {
+    /* A writable handle reads its own commits, which it never answers
+     * before they are synced. */
+    if (!ledger->options.read_only) return 0;
     return durability_wait_durable(ledger, mdb_txn_id(txn));
 }
 
@@ -435,6 +465,7 @@ int durability_check_layout(ledger_t *ledger) {
 }
 
 void durability_close(ledger_t *ledger) {
+    durability_open_done(ledger);
     if (ledger->marker_fd >= 0) close(ledger->marker_fd);
     if (ledger->marker_read_fd >= 0) close(ledger->marker_read_fd);
     ledger->marker_fd = ledger->marker_read_fd = -1;

@@ -73,6 +73,7 @@ int ledger_open(const char *path, const ledger_options_t *options,
     ledger_t *ledger = memory_calloc(1, sizeof(*ledger));
     if (ledger == NULL) return LEDGER_ERR_NO_MEMORY;
     ledger->marker_fd = ledger->marker_read_fd = ledger->data_fd = -1;
+    ledger->directory_lock_fd = -1;
     options_resolve(options, &ledger->options);
     size_t path_size = strlen(path) + 1;
     ledger->path = memory_alloc(path_size);

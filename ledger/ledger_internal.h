@@ -119,6 +119,7 @@ struct ledger {
      * committing thread and by ledger_write_sync's. */
     int marker_fd;
     int marker_read_fd; /* the same file, kept by read-only handles */
+    int directory_lock_fd; /* the directory's flock while opening */
     int data_fd;
     _Atomic uint64_t unsynced_txnid;
     _Atomic int sync_error; /* a failed ledger_write_sync: final */
@@ -179,6 +180,9 @@ int store_meta_get_bytes(ledger_t *ledger, MDB_txn *txn, const char *key,
  * before LMDB opens the environment. Returns 0, LEDGER_ERR_LOCKED,
  * LEDGER_ERR_NEEDS_RECOVERY (read-only), LEDGER_ERR_CORRUPT or errno. */
 int durability_open(ledger_t *ledger, bool is_new);
+/* Releases the directory's lock taken by durability_open: call once the
+ * LMDB environment is open (or the open failed). */
+void durability_open_done(ledger_t *ledger);
 /* After the environment is open: checks that the meta pages read as LMDB
  * reports them (pipelined handles only). */
 int durability_check_layout(ledger_t *ledger);

@@ -253,6 +253,7 @@ int store_open(ledger_t *ledger, const char *path) {
     if (!error) error = durability_open(ledger, is_new);
     if (!error) error = store_open_env(ledger, path);
     if (!error) error = durability_check_layout(ledger);
+    durability_open_done(ledger);
     if (error) return error;
     MDB_txn *txn = NULL;
     error = mdb_txn_begin(ledger->env, NULL,

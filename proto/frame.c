@@ -103,6 +103,16 @@ static int frame_encode_message(const ProtobufCMessage *message,
     return FRAME_OK;
 }
 
+/* A decoded request may take at most this many times its body (plus one
+ * chunk): a legitimate Request takes 2-3 times, while a body padded with
+ * thousands of tiny unknown fields would take ~40 times, which is how a
+ * small frame could otherwise cost a lot of memory. A response (decoded
+ * by clients, from their server) may take 64 times: the answer to a full
+ * batch whose events all failed is 4 bytes per result, and protobuf-c
+ * spends about 30 times that on it (the EventResult, its pointer, the
+ * scan slabs); at 16 times the client could not read it. */
+enum { ARENA_BYTES_PER_BODY_BYTE_MAX = 16, ARENA_RESPONSE_BYTES_PER_BODY_BYTE_MAX = 64 };
+
 /* ---- event results by hand (frame_encode_event_results) ---- */
 
 enum {
@@ -177,7 +187,10 @@ static bool event_result_read(wire_t body, frame_event_result_t *out) {
     bool seen_result = false, seen_timestamp = false;
     while (body.at < body.end) {
         uint64_t key = 0, value = 0;
-        if (!wire_varint_read(&body, &key) || !wire_varint_read(&body, &value)) return false;
+        if (!wire_varint_read_at_most(&body, WIRE_PREFIX_BYTES_MAX, &key) ||
+            !wire_varint_read(&body, &value)) {
+            return false;
+        }
         if (key == TAG_EVENT_RESULT_RESULT && !seen_result && value <= INT32_MAX) {
             seen_result = true;
             out->result = (uint32_t)value;
@@ -202,7 +215,7 @@ bool frame_decode_event_results(const uint8_t *body, size_t size,
     *request_id_out = 0;
     while (wire.at < wire.end) {
         uint64_t key = 0;
-        if (!wire_varint_read(&wire, &key)) return false;
+        if (!wire_varint_read_at_most(&wire, WIRE_PREFIX_BYTES_MAX, &key)) return false;
         if (key == TAG_RESPONSE_REQUEST_ID && !seen_id) {
             seen_id = true;
             if (!wire_varint_read(&wire, request_id_out)) return false;
@@ -216,14 +229,20 @@ bool frame_decode_event_results(const uint8_t *body, size_t size,
         }
     }
     if (!seen_list) return false;
+    /* Not past what frame_response_decode would take (its arena bound),
+     * counted generously per result, so that both readers agree. */
+    const uint64_t result_cost_max = 192;
+    uint64_t items_max = (uint64_t)ARENA_RESPONSE_BYTES_PER_BODY_BYTE_MAX * size / result_cost_max;
     uint32_t count = 0;
     while (list.at < list.end) {
         uint64_t key = 0;
         wire_t item;
-        if (!wire_varint_read(&list, &key) || key != TAG_RESULTS_ITEM || !wire_length_read(&list, &item)) {
+        if (!wire_varint_read_at_most(&list, WIRE_PREFIX_BYTES_MAX, &key) ||
+            key != TAG_RESULTS_ITEM || !wire_length_read(&list, &item)) {
             return false;
         }
-        if (count == capacity || !event_result_read(item, &results[count])) return false;
+        if (count == capacity || count >= items_max) return false;
+        if (!event_result_read(item, &results[count])) return false;
         count++;
     }
     *count_out = count;
@@ -303,11 +322,7 @@ static const uint64_t ARENA_MAGIC = 0x6172656e61667263ull; /* "arenafrc" */
 
 _Static_assert(sizeof(arena_header_t) % ARENA_ALIGN == 0, "arena header keeps alignment");
 
-/* A decoded message may take at most this many times its body (plus one
- * chunk): a legitimate Request takes 2-3 times, while a body padded with
- * thousands of tiny unknown fields would take ~40 times, which is how a
- * small frame could otherwise cost a lot of memory. */
-enum { ARENA_BYTES_PER_BODY_BYTE_MAX = 16 };
+
 
 static void *arena_alloc(void *allocator_data, size_t size) {
     frame_arena_t *arena = allocator_data;
@@ -358,7 +373,7 @@ static void arena_release(arena_chunk_t *chunks) {
 
 static ProtobufCMessage *frame_decode_message(const ProtobufCMessageDescriptor *descriptor,
                                               const uint8_t *body, size_t size,
-                                              int *error_out) {
+                                              size_t bytes_per_body_byte_max, int *error_out) {
     assert(descriptor != NULL);
     assert(body != NULL || size == 0);
     if (size > FRAME_BODY_SIZE_MAX_LIMIT) {
@@ -368,7 +383,7 @@ static ProtobufCMessage *frame_decode_message(const ProtobufCMessageDescriptor *
         return NULL;
     }
     frame_arena_t arena = {NULL, NULL, 0,
-                           (size_t)ARENA_BYTES_PER_BODY_BYTE_MAX * size + ARENA_CHUNK_SIZE,
+                           bytes_per_body_byte_max * size + ARENA_CHUNK_SIZE,
                            false, false};
     ProtobufCAllocator allocator = {
         .alloc = arena_alloc,
@@ -406,7 +421,8 @@ static void frame_free_message(ProtobufCMessage *message) {
 Borsellino__V1__Request *frame_request_decode(const uint8_t *body, size_t size,
                                               int *error_out) {
     ProtobufCMessage *message = frame_decode_message(
-        &borsellino__v1__request__descriptor, body, size, error_out);
+        &borsellino__v1__request__descriptor, body, size, ARENA_BYTES_PER_BODY_BYTE_MAX,
+        error_out);
     return (Borsellino__V1__Request *)message;
 }
 
@@ -425,7 +441,8 @@ void frame_request_free(Borsellino__V1__Request *request) {
 Borsellino__V1__Response *frame_response_decode(const uint8_t *body, size_t size,
                                                 int *error_out) {
     ProtobufCMessage *message = frame_decode_message(
-        &borsellino__v1__response__descriptor, body, size, error_out);
+        &borsellino__v1__response__descriptor, body, size,
+        ARENA_RESPONSE_BYTES_PER_BODY_BYTE_MAX, error_out);
     return (Borsellino__V1__Response *)message;
 }
 

@@ -122,9 +122,9 @@ void frame_request_free(Borsellino__V1__Request *request);
  */
 Borsellino__V1__Request *frame_request_transfers_shell(uint64_t request_id, uint32_t count);
 
-/* The memory a decoded request holds (its arena), for accounting. A body
- * whose decoding would take more than 16 times its size is refused with
- * FRAME_ERR_DECODE. */
+/* The memory a decoded request holds (its arena), for accounting. A request
+ * body whose decoding would take more than 16 times its size (a response:
+ * 64 times) is refused with FRAME_ERR_DECODE. */
 size_t frame_request_memory(const Borsellino__V1__Request *request);
 Borsellino__V1__Response *frame_response_decode(const uint8_t *body, size_t size,
                                                 int *error_out);

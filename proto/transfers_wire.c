@@ -41,7 +41,26 @@ enum {
     FIELD_U128_HI = 1,
     FIELD_U128_LO = 2,
     TRANSFER_FIELDS_MAX = 13,
+    /* frame_request_decode refuses a body whose decoding takes more than
+     * 16 times its size; the hand decoder refuses (leaves to protobuf-c)
+     * any body that protobuf-c might refuse so, by an upper bound of what
+     * protobuf-c spends per transfer. */
+    BODY_BYTES_FACTOR = 16,
+    ARENA_ROUND = 16,
+    /* protobuf-c's slabs of scanned members, doubling (32-byte entries):
+     * at most two entries per member, twice that with the arena's waste. */
+    SCAN_COST_PER_MEMBER = 4 * 32,
 };
+
+static size_t arena_rounded(size_t size) {
+    return (size + ARENA_ROUND - 1) / ARENA_ROUND * ARENA_ROUND;
+}
+
+/* What protobuf-c may spend on one Transfer with `ids` U128 sub-messages. */
+static uint64_t transfer_decode_cost(uint32_t ids) {
+    return SCAN_COST_PER_MEMBER + sizeof(void *) + arena_rounded(sizeof(Borsellino__V1__Transfer)) +
+           (uint64_t)ids * arena_rounded(sizeof(Borsellino__V1__U128)) + ARENA_ROUND;
+}
 
 static bool u128_read(wire_t body, Borsellino__V1__U128 *out) {
     borsellino__v1__u128__init(out);
@@ -64,6 +83,7 @@ static bool u128_read(wire_t body, Borsellino__V1__U128 *out) {
 typedef struct transfer_parts {
     Borsellino__V1__Transfer transfer;
     Borsellino__V1__U128 u128s[6]; /* indexed by field number 1..6 (4 unused) */
+    uint32_t ids; /* U128 sub-messages present */
 } transfer_parts_t;
 
 static bool transfer_scalar_set(Borsellino__V1__Transfer *transfer, uint32_t field,
@@ -99,6 +119,7 @@ static Borsellino__V1__U128 **transfer_u128_field(Borsellino__V1__Transfer *tran
 static bool transfer_read(wire_t body, transfer_parts_t *parts) {
     Borsellino__V1__Transfer *transfer = &parts->transfer;
     borsellino__v1__transfer__init(transfer);
+    parts->ids = 0;
     uint32_t seen = 0;
     while (body.at < body.end) {
         uint32_t field = 0, type = 0;
@@ -111,6 +132,7 @@ static bool transfer_read(wire_t body, transfer_parts_t *parts) {
             if (type != WIRE_LENGTH || !wire_length_read(&body, &value)) return false;
             if (!u128_read(value, &parts->u128s[field - 1])) return false;
             *u128 = &parts->u128s[field - 1];
+            parts->ids++;
         } else {
             uint64_t value = 0;
             if (type != WIRE_VARINT || !wire_varint_read(&body, &value)) return false;
@@ -167,13 +189,15 @@ bool convert_create_transfers_decode(const uint8_t *body, size_t size, uint32_t 
     if (!batch_count(batch, count_max, &count) || count == 0) return false;
     ledger_transfer_t *transfers = malloc(count * sizeof(*transfers));
     if (transfers == NULL) return false;
+    uint64_t cost = 0;
     for (uint32_t i = 0; i < count; i++) {
         uint32_t field = 0, type = 0;
         wire_t item;
         transfer_parts_t parts;
         bool read = wire_key_read(&batch, &field, &type) && wire_length_read(&batch, &item) &&
                     transfer_read(item, &parts);
-        if (!read) {
+        if (read) cost += transfer_decode_cost(parts.ids);
+        if (!read || cost > (uint64_t)BODY_BYTES_FACTOR * size) {
             free(transfers);
             return false;
         }

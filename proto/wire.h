@@ -4,7 +4,8 @@
  * transfers_wire.c's create_transfers). Internal to proto/.
  *
  * Readers never read past `end` and refuse a varint longer than ten bytes
- * or past 64 bits; they return false on any such input, and the callers
+ * or past 64 bits, and a key or a length prefix longer than five bytes (as
+ * protobuf-c does); they return false on any such input, and the callers
  * then leave the body to protobuf-c.
  */
 #ifndef BORSELLINO_PROTO_WIRE_H
@@ -19,6 +20,8 @@ enum {
     WIRE_FIXED64 = 1,
     WIRE_LENGTH = 2,
     WIRE_VARINT_BYTES_MAX = 10,
+    /* protobuf-c reads a key or a length prefix from at most 5 bytes. */
+    WIRE_PREFIX_BYTES_MAX = 5,
 };
 
 /* Bytes still to read: [at, end). */
@@ -27,9 +30,10 @@ typedef struct wire {
     const uint8_t *end;
 } wire_t;
 
-static inline bool wire_varint_read(wire_t *wire, uint64_t *value_out) {
+/* A varint of at most `bytes_max` bytes. */
+static inline bool wire_varint_read_at_most(wire_t *wire, int bytes_max, uint64_t *value_out) {
     uint64_t value = 0;
-    for (int i = 0; i < WIRE_VARINT_BYTES_MAX; i++) {
+    for (int i = 0; i < bytes_max; i++) {
         if (wire->at == wire->end) return false;
         uint8_t byte = *wire->at++;
         if (i == WIRE_VARINT_BYTES_MAX - 1 && byte > 1) return false; /* past 64 bits */
@@ -42,10 +46,16 @@ static inline bool wire_varint_read(wire_t *wire, uint64_t *value_out) {
     return false;
 }
 
+static inline bool wire_varint_read(wire_t *wire, uint64_t *value_out) {
+    return wire_varint_read_at_most(wire, WIRE_VARINT_BYTES_MAX, value_out);
+}
+
 /* A field's key: its number (never 0) and wire type. */
 static inline bool wire_key_read(wire_t *wire, uint32_t *field_out, uint32_t *type_out) {
     uint64_t key = 0;
-    if (!wire_varint_read(wire, &key) || key > UINT32_MAX) return false;
+    if (!wire_varint_read_at_most(wire, WIRE_PREFIX_BYTES_MAX, &key) || key > UINT32_MAX) {
+        return false;
+    }
     *field_out = (uint32_t)(key >> 3);
     *type_out = (uint32_t)(key & 7);
     return *field_out != 0;
@@ -54,7 +64,8 @@ static inline bool wire_key_read(wire_t *wire, uint32_t *field_out, uint32_t *ty
 /* A length-delimited field's body. */
 static inline bool wire_length_read(wire_t *wire, wire_t *body_out) {
     uint64_t length = 0;
-    if (!wire_varint_read(wire, &length) || length > (uint64_t)(wire->end - wire->at)) {
+    if (!wire_varint_read_at_most(wire, WIRE_PREFIX_BYTES_MAX, &length) ||
+        length > (uint64_t)(wire->end - wire->at)) {
         return false;
     }
     body_out->at = wire->at;

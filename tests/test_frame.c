@@ -811,16 +811,48 @@ static void test_transfers_decoded_by_hand(void) {
     static const uint8_t status_op[] = {0x08, 0x01, 0x82, 0x01, 0x00};
     static const uint8_t unknown_field[] = {0x5a, 0x04, 0x0a, 0x02, 0x70, 0x01};
     static const uint8_t repeated_field[] = {0x5a, 0x06, 0x0a, 0x04, 0x20, 0x01, 0x20, 0x02};
-    static const uint8_t plain[] = {0x5a, 0x04, 0x0a, 0x02, 0x20, 0x07};
+    /* protobuf-c reads a key or a length from at most 5 bytes. */
+    static const uint8_t long_key[] = {0xda, 0x80, 0x80, 0x80, 0x80, 0x00, 0x02, 0x0a, 0x00};
+    static const uint8_t long_length[] = {0x5a, 0x84, 0x80, 0x80, 0x80, 0x80, 0x00,
+                                          0x0a, 0x02, 0x20, 0x07};
+    /* An unfit event (code 70000) before a malformed one: refused whole. */
+    static const uint8_t unfit_then_bad[] = {0x5a, 0x0a, 0x0a, 0x04, 0x58, 0xf0, 0xa2, 0x04,
+                                             0x0a, 0x02, 0x20, 0xff};
     convert_transfers_batch_t batch;
     TEST_CHECK(!convert_create_transfers_decode(empty_batch, sizeof(empty_batch), 8190, &batch));
     TEST_CHECK(!convert_create_transfers_decode(status_op, sizeof(status_op), 8190, &batch));
     TEST_CHECK(!convert_create_transfers_decode(unknown_field, sizeof(unknown_field), 8190, &batch));
     TEST_CHECK(!convert_create_transfers_decode(repeated_field, sizeof(repeated_field), 8190, &batch));
-    TEST_REQUIRE(convert_create_transfers_decode(plain, sizeof(plain), 8190, &batch));
+    TEST_CHECK(!convert_create_transfers_decode(long_key, sizeof(long_key), 8190, &batch));
+    TEST_CHECK(!convert_create_transfers_decode(long_length, sizeof(long_length), 8190, &batch));
+    TEST_CHECK(!convert_create_transfers_decode(unfit_then_bad, sizeof(unfit_then_bad), 8190, &batch));
+    /* Tiny transfers cost protobuf-c more than its 16-times bound: they
+     * are left to it (which refuses them), never taken by hand. */
+    enum { TINY = 1000 };
+    static uint8_t tiny[3 + 2 * TINY];
+    tiny[0] = 0x5a;
+    tiny[1] = (uint8_t)(0x80 | ((2 * TINY) & 0x7f));
+    tiny[2] = (uint8_t)((2 * TINY) >> 7);
+    for (int i = 0; i < TINY; i++) tiny[3 + 2 * i] = 0x0a, tiny[4 + 2 * i] = 0x00;
+    TEST_CHECK(!convert_create_transfers_decode(tiny, sizeof(tiny), 8190, &batch));
+    TEST_CHECK(frame_request_decode(tiny, sizeof(tiny), NULL) == NULL);
+    /* A plain transfer with its ids is taken. */
+    ledger_transfer_t one = {0};
+    one.id = u128(1, 2);
+    one.debit_account_id = u128(0, 3);
+    one.credit_account_id = u128(0, 4);
+    one.amount = 7;
+    one.ledger = 978;
+    one.code = 1;
+    uint8_t *frame = NULL;
+    size_t frame_size = 0;
+    TEST_REQUIRE(convert_create_transfers_encode(5, &one, 1, &frame, &frame_size) == FRAME_OK);
+    TEST_REQUIRE(convert_create_transfers_decode(frame + FRAME_HEADER_SIZE,
+                                                 frame_size - FRAME_HEADER_SIZE, 8190, &batch));
     TEST_CHECK_EQ(batch.count, 1);
-    TEST_CHECK(batch.transfers != NULL && batch.transfers[0].amount == 7);
+    TEST_CHECK(batch.transfers != NULL && memcmp(&batch.transfers[0], &one, sizeof(one)) == 0);
     free(batch.transfers);
+    free(frame);
 }
 
 /* The client's encoder gives the bytes protobuf-c packs for the same
@@ -979,6 +1011,23 @@ static void test_results_read_by_hand(void) {
     TEST_CHECK(!frame_decode_event_results(frame + FRAME_HEADER_SIZE,
                                            frame_size - FRAME_HEADER_SIZE, room, 4, &n, &id,
                                            &accounts));
+    free(frame);
+    /* The answer to a full batch whose events all failed (4 bytes a
+     * result) is read both ways: protobuf-c's bound for responses is 64
+     * times the body, not the requests' 16. */
+    static frame_event_result_t failed[8190];
+    static frame_event_result_t read_back[8190];
+    for (int i = 0; i < 8190; i++) failed[i].result = 5, failed[i].timestamp = 0;
+    TEST_REQUIRE(frame_encode_event_results(9, false, failed, 8190, &frame, &frame_size) ==
+                 FRAME_OK);
+    Borsellino__V1__Response *decoded =
+        frame_response_decode(frame + FRAME_HEADER_SIZE, frame_size - FRAME_HEADER_SIZE, NULL);
+    TEST_CHECK(decoded != NULL && decoded->create_transfers->n_results == 8190);
+    frame_response_free(decoded);
+    TEST_CHECK(frame_decode_event_results(frame + FRAME_HEADER_SIZE,
+                                          frame_size - FRAME_HEADER_SIZE, read_back, 8190, &n,
+                                          &id, &accounts));
+    TEST_CHECK_EQ(n, 8190);
     free(frame);
 }
 

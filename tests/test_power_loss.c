@@ -19,9 +19,10 @@
  * it. Without the rollback, the opens fail or verification does. When
  * the meta page was lost the marker is stale (it names the id the next
  * commit takes): a plain handle opens, commits synchronously and closes,
- * and the next open must not roll that commit back. Now and then a raw
- * LMDB handle keeps the torn directory open: the writable open must then
- * refuse (LEDGER_ERR_LOCKED) rather than roll back under a reader.
+ * and the next open must not roll that commit back. Now and then a child
+ * process keeps the torn directory open through a raw LMDB handle: the
+ * writable open must then refuse (LEDGER_ERR_LOCKED) rather than roll back
+ * under a reader.
  *
  * Case "rules": a second commit_pipelined open is refused
  * (LEDGER_ERR_LOCKED), a commit while a group is unsynced is refused and
@@ -48,6 +49,7 @@
 
 #include <lmdb.h>
 #include <pthread.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #include "ledger_fixture.h"
@@ -159,19 +161,34 @@ static void verify_ok(fixture_t *f) {
     TEST_CHECK_EQ(rc, 0);
 }
 
-/* A torn directory that another process has open (here: a raw LMDB
- * handle of this process, which holds LMDB's lock like another process
- * would) is not rolled back under it: its readers may be inside the group. */
+/* A torn directory that another process has open (a child holding a raw
+ * LMDB handle, as a reader would) is not rolled back under it: its
+ * readers may be inside the group. */
 static void environment_in_use_refused(const char *path) {
-    MDB_env *env = NULL;
-    TEST_REQUIRE(mdb_env_create(&env) == 0);
-    mdb_env_set_maxdbs(env, 16);
-    TEST_REQUIRE(mdb_env_open(env, path, MDB_RDONLY, 0600) == 0);
+    int ready[2], release[2];
+    TEST_REQUIRE(pipe(ready) == 0 && pipe(release) == 0);
+    pid_t child = fork();
+    TEST_REQUIRE(child >= 0);
+    if (child == 0) {
+        MDB_env *env = NULL;
+        char byte = mdb_env_create(&env) == 0 && mdb_env_set_maxdbs(env, 16) == 0 &&
+                            mdb_env_open(env, path, MDB_RDONLY, 0600) == 0
+                        ? 'y'
+                        : 'n';
+        if (write(ready[1], &byte, 1) != 1 || read(release[0], &byte, 1) < 0) _exit(1);
+        _exit(0);
+    }
+    char byte = 0;
+    TEST_REQUIRE(read(ready[0], &byte, 1) == 1);
+    TEST_CHECK_EQ(byte, 'y');
     ledger_t *writer = NULL;
     TEST_CHECK_EQ(ledger_open(path, NULL, &writer), LEDGER_ERR_LOCKED);
     TEST_CHECK(strstr(ledger_last_error_message(NULL), "has the directory open") != NULL);
     ledger_close(writer);
-    mdb_env_close(env);
+    TEST_CHECK(write(release[1], "x", 1) == 1);
+    int status = 0;
+    TEST_CHECK(waitpid(child, &status, 0) == child && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    close(ready[0]), close(ready[1]), close(release[0]), close(release[1]);
 }
 
 static void torn_round(int round, unsigned *seed) {
