@@ -60,6 +60,8 @@ static const char usage[] =
     "                          the server is not working on one (default 300000;\n"
     "                          0 = never)\n"
     "  --group-events-max N    events per group commit (default 65536)\n"
+    "  --commit-pipelining M   auto|on|off: sync a group while the next is built\n"
+    "                          (default auto: under load)\n"
     "  --shutdown-timeout-ms MS  on SIGTERM, wait at most this long for clients\n"
     "                          to read their last answers (default 10000)\n"
     "  --metrics HOST:PORT     serve Prometheus metrics on GET /metrics over plain\n"
@@ -114,11 +116,24 @@ typedef struct options {
     bool insecure;
     uint64_t tls_handshake_timeout_ms;
     const char *tls_cert, *tls_key, *tls_ca, *roles; /* NULL when not given */
+    const char *commit_pipelining; /* NULL: auto */
 } options_t;
 
 /* Limits of a config file: its size, a line's length, and the room for
  * "FILE:LINE: " in messages. */
 enum { CONFIG_SIZE_MAX = 64 * 1024, CONFIG_LINE_MAX = 1024, PATH_MAX_TEXT = 4200 };
+
+static const char *const COMMIT_PIPELINING_NAMES[] = {"auto", "on", "off"};
+
+/* enum commit_pipelining of a --commit-pipelining value (NULL: auto); -1
+ * for anything else. */
+static int commit_pipelining_mode(const char *value) {
+    if (value == NULL) return COMMIT_PIPELINING_AUTO;
+    for (int mode = 0; mode < 3; mode++) {
+        if (strcmp(value, COMMIT_PIPELINING_NAMES[mode]) == 0) return mode;
+    }
+    return -1;
+}
 
 /* Applies option `name` (with its dashes) = `value` (NULL when missing).
  * `where` is "" on the command line, "FILE:LINE: " in a config file.
@@ -150,6 +165,7 @@ static int option_apply(options_t *options, server_config_t *config, const char 
         {"--tls-key", &options->tls_key},
         {"--tls-ca", &options->tls_ca},
         {"--roles", &options->roles},
+        {"--commit-pipelining", &options->commit_pipelining},
     };
     if (strcmp(name, "--insecure-plaintext") == 0) {
         if (where[0] == '\0' || strcmp(value ? value : "", "true") == 0) {
@@ -176,6 +192,10 @@ static int option_apply(options_t *options, server_config_t *config, const char 
     }
     if (value == NULL || value[0] == '\0') {
         fprintf(stderr, "borsellinod: %s%s needs a value (see --help)\n", where, name);
+        return -2;
+    }
+    if (strcmp(name, "--commit-pipelining") == 0 && commit_pipelining_mode(value) < 0) {
+        fprintf(stderr, "borsellinod: %s--commit-pipelining must be auto, on or off\n", where);
         return -2;
     }
     for (size_t p = 0; p < sizeof(paths) / sizeof(paths[0]); p++) {
@@ -279,6 +299,7 @@ static int parse_arguments(int argc, char **argv, server_config_t *config, optio
     config->idle_timeout_ms = options.idle;
     config->group_events_max = (uint32_t)options.group;
     config->shutdown_timeout_ms = options.shutdown;
+    config->commit_pipelining = commit_pipelining_mode(options.commit_pipelining);
     return -1;
 }
 
@@ -353,7 +374,7 @@ int main(int argc, char **argv) {
     memset(&ledger_options, 0, sizeof(ledger_options));
     ledger_options.signing_key_path = config.signing_key_path;
     /* The writer syncs a group while it builds the next (writer.c). */
-    ledger_options.commit_pipelined = true;
+    ledger_options.commit_pipelined = config.commit_pipelining != COMMIT_PIPELINING_OFF;
     int error = ledger_open(config.data_path, &ledger_options, &ledger);
     if (error) {
         /* Never repaired silently: say what is wrong and how to look. */

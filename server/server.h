@@ -25,6 +25,13 @@
 #define SERVER_LISTEN_DEFAULT "127.0.0.1:7450"
 #define SERVER_DATA_DEFAULT "borsellino-data"
 
+/* When the writer commits a group unsynced (server/writer.c). */
+enum commit_pipelining {
+    COMMIT_PIPELINING_AUTO = 0, /* a group of several requests, or more waiting */
+    COMMIT_PIPELINING_ON = 1,   /* always */
+    COMMIT_PIPELINING_OFF = 2,  /* never: LMDB's plain durable commit */
+};
+
 typedef struct server_config {
     const char *data_path;
     const char *signing_key_path; /* NULL: DIR/signing.key */
@@ -36,6 +43,7 @@ typedef struct server_config {
     uint32_t queue_depth_max;   /* requests submitted and not completed */
     uint64_t idle_timeout_ms;   /* 0 = never */
     uint32_t group_events_max;  /* events per group commit */
+    int commit_pipelining;      /* enum commit_pipelining */
     uint64_t shutdown_timeout_ms; /* wait this long for clients to read */
     struct tls_server *tls;     /* NULL: plaintext; else TLS 1.3 (tls.h), owned by main */
     const char *metrics_address; /* NULL: no metrics listener (metrics.h) */

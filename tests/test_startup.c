@@ -417,6 +417,8 @@ static void test_config_file(void) {
     /* A bad key and a bad value name their line; nothing starts. */
     const char *bad[][2] = {{"listen = 127.0.0.1:0\nconnection-max = 5\n", ":2: unknown key connection-max"},
                             {"in-flight-max = many\n", ":1: --in-flight-max must be a number"},
+                            {"commit-pipelining = sometimes\n",
+                             ":1: --commit-pipelining must be auto, on or off"},
                             {"data\n", ":1: expected `key = value`"}};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         config_write(config_path, bad[i][0]);

@@ -600,7 +600,10 @@ static void fault_case_run(server_t *server, const fault_case_t *fault, const ch
 
 static void fault_case(const fault_case_t *fault, const char *prefix) {
     server_t server;
-    server_init(&server, prefix, NULL);
+    /* A failed sync of a committed group needs a pipelined commit, which a
+     * lone request does not get by default. */
+    static const char *const pipelined[] = {"--commit-pipelining", "on", NULL};
+    server_init(&server, prefix, fault->sync ? pipelined : NULL);
     char control[PATH_MAX + 16];
     snprintf(control, sizeof control, "%s/fault-control", server.directory);
     model_t model;
