@@ -211,7 +211,10 @@ static bool lock_take(int fd, int operation) {
 
 /* Whether a process other than this handle has the LMDB environment open:
  * each holds a POSIX read lock on byte 0 of lock.mdb (LMDB's liveness
- * lock). An open file description lock asks without disturbing ours. */
+ * lock). An open file description lock asks without taking anything; but
+ * closing our descriptor drops every POSIX lock this process holds on
+ * lock.mdb, so it is only asked before this handle opens its environment
+ * (LMDB forbids a second environment of one directory in a process). */
 static bool environment_in_use(const char *directory, long *pid_out) {
     char path[4096];
     snprintf(path, sizeof(path), "%s/lock.mdb", directory);
