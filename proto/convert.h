@@ -77,6 +77,14 @@ bool convert_transfer_fits(const Borsellino__V1__Transfer *in);
  * values equal protobuf-c's decoding followed by convert_transfer_fits and
  * convert_transfer_from_proto.
  */
+/*
+ * A create_transfers Request holding only its id and its event count
+ * (create_transfers->n_transfers = count, transfers NULL), released with
+ * frame_request_free: the server's Request for a batch decoded by
+ * convert_create_transfers_decode. NULL when out of memory.
+ */
+Borsellino__V1__Request *convert_transfers_request_shell(uint64_t request_id, uint32_t count);
+
 typedef struct convert_transfers_batch {
     uint64_t request_id;
     uint32_t count;

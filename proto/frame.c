@@ -117,8 +117,6 @@ enum { ARENA_BYTES_PER_BODY_BYTE_MAX = 16, ARENA_RESPONSE_BYTES_PER_BODY_BYTE_MA
 
 enum {
     /* Field tags: (number << 3) | wire type (0 varint, 2 length-delimited). */
-    TAG_REQUEST_ID = (1 << 3) | 0,
-    TAG_REQUEST_CREATE_TRANSFERS = (11 << 3) | 2,
     TAG_RESPONSE_REQUEST_ID = (1 << 3) | 0,
     TAG_RESPONSE_CREATE_ACCOUNTS = (10 << 3) | 2,
     TAG_RESPONSE_CREATE_TRANSFERS = (11 << 3) | 2,
@@ -247,24 +245,6 @@ bool frame_decode_event_results(const uint8_t *body, size_t size,
     }
     *count_out = count;
     return true;
-}
-
-Borsellino__V1__Request *frame_request_transfers_shell(uint64_t request_id, uint32_t count) {
-    /* Decoded from its own bytes, so that it lives in an arena like any
-     * decoded request: the id (if any) and an empty batch. */
-    uint8_t body[2 + WIRE_VARINT_BYTES_MAX + 2];
-    uint8_t *out = body;
-    if (request_id != 0) {
-        *out++ = TAG_REQUEST_ID;
-        out = wire_varint_put(out, request_id);
-    }
-    *out++ = TAG_REQUEST_CREATE_TRANSFERS;
-    *out++ = 0;
-    Borsellino__V1__Request *shell = frame_request_decode(body, (size_t)(out - body), NULL);
-    if (shell == NULL) return NULL;
-    assert(shell->op_case == BORSELLINO__V1__REQUEST__OP_CREATE_TRANSFERS);
-    shell->create_transfers->n_transfers = count;
-    return shell;
 }
 
 int frame_encode_request(const Borsellino__V1__Request *request,

@@ -114,14 +114,6 @@ Borsellino__V1__Request *frame_request_decode(const uint8_t *body, size_t size,
                                               int *error_out);
 void frame_request_free(Borsellino__V1__Request *request);
 
-/*
- * A create_transfers Request holding only its id and its event count
- * (create_transfers->n_transfers = count, transfers NULL), released with
- * frame_request_free: for a batch whose events were decoded elsewhere
- * (convert_create_transfers_decode). NULL when out of memory.
- */
-Borsellino__V1__Request *frame_request_transfers_shell(uint64_t request_id, uint32_t count);
-
 /* The memory a decoded request holds (its arena), for accounting. A request
  * body whose decoding would take more than 16 times its size (a response:
  * 64 times) is refused with FRAME_ERR_DECODE. */

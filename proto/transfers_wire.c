@@ -24,7 +24,9 @@
  * The client's side (convert_create_transfers_encode) writes the same
  * message from ledger transfers in two passes (sizes, then bytes): the
  * bytes protobuf-c packs for it when zero ids are left out, as
- * test_frame checks.
+ * test_frame checks. The size functions are arithmetic twins of the
+ * writers rather than a dry run of them: a writer that only counts cost
+ * the load generator 75% more CPU; the encoder asserts the two agree.
  */
 #include <assert.h>
 #include <stdlib.h>
@@ -220,7 +222,6 @@ bool convert_create_transfers_decode(const uint8_t *body, size_t size, uint32_t 
 /* ---- the client's side: a create_transfers request encoded by hand ---- */
 
 enum {
-    TAG_REQUEST_ID = (FIELD_REQUEST_ID << 3) | WIRE_VARINT,
     TAG_CREATE_TRANSFERS = (FIELD_CREATE_TRANSFERS << 3) | WIRE_LENGTH,
     TAG_TRANSFER = (FIELD_TRANSFERS << 3) | WIRE_LENGTH,
     TAG_U128_HI = (FIELD_U128_HI << 3) | WIRE_FIXED64,
@@ -316,4 +317,18 @@ int convert_create_transfers_encode(uint64_t request_id, const ledger_transfer_t
     *frame_out = frame;
     *frame_size_out = frame_size;
     return FRAME_OK;
+}
+
+Borsellino__V1__Request *convert_transfers_request_shell(uint64_t request_id, uint32_t count) {
+    /* Decoded from its own bytes, so that it lives in an arena like any
+     * decoded request: the id (if any) and an empty batch. */
+    uint8_t body[1 + WIRE_VARINT_BYTES_MAX + 2];
+    uint8_t *out = scalar_field_put(body, FIELD_REQUEST_ID, request_id);
+    *out++ = TAG_CREATE_TRANSFERS;
+    *out++ = 0;
+    Borsellino__V1__Request *shell = frame_request_decode(body, (size_t)(out - body), NULL);
+    if (shell == NULL) return NULL;
+    assert(shell->op_case == BORSELLINO__V1__REQUEST__OP_CREATE_TRANSFERS);
+    shell->create_transfers->n_transfers = count;
+    return shell;
 }

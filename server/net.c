@@ -315,7 +315,7 @@ static uint32_t request_events(const Borsellino__V1__Request *request) {
 
 /* Decodes a request body. A plain create_transfers batch is decoded by
  * hand into *batch_out (convert_create_transfers_decode), with a Request
- * shell (frame_request_transfers_shell) holding its id and count, so that
+ * shell (convert_transfers_request_shell) holding its id and count, so that
  * everything but the events reads as usual.
  * Anything else goes through protobuf-c, with *batch_out zeroed. NULL:
  * bad bytes or no memory (nothing left allocated). */
@@ -326,7 +326,7 @@ static Borsellino__V1__Request *request_decode(const uint8_t *body, size_t size,
         return frame_request_decode(body, size, NULL);
     }
     Borsellino__V1__Request *shell =
-        frame_request_transfers_shell(batch_out->request_id, batch_out->count);
+        convert_transfers_request_shell(batch_out->request_id, batch_out->count);
     if (shell == NULL) {
         free(batch_out->transfers);
         batch_out->transfers = NULL;
