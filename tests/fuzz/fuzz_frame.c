@@ -62,17 +62,20 @@ static void transfers_check(const uint8_t *body, uint32_t body_size,
     const Borsellino__V1__CreateTransfersRequest *op = request->create_transfers;
     assert(op->n_transfers == batch.count);
     uint32_t unfit = 0;
-    for (uint32_t i = 0; i < batch.count && unfit == 0; i++) {
+    for (uint32_t i = 0; i < batch.count; i++) {
         if (!convert_transfer_fits(op->transfers[i])) {
             unfit = i + 1;
             break;
         }
+    }
+    assert(unfit == batch.unfit);
+    /* A batch with an unfit event carries no transfers: only its index. */
+    assert((batch.transfers == NULL) == (batch.unfit != 0));
+    for (uint32_t i = 0; batch.transfers != NULL && i < batch.count; i++) {
         ledger_transfer_t slow;
         convert_transfer_from_proto(op->transfers[i], &slow);
         assert(memcmp(&slow, &batch.transfers[i], sizeof(slow)) == 0);
     }
-    assert(unfit == batch.unfit);
-    assert((batch.transfers == NULL) == (batch.unfit != 0));
     free(batch.transfers);
 }
 

@@ -289,6 +289,16 @@ static void requests_create(void) {
     create_transfers.transfers = &transfer_pointers[2];
     request.request_id = 3;
     request_write("create_transfers_void", &request);
+
+    /* A batch whose second event has a code wider than 16 bits: the
+     * hand decoder keeps only the index of the first event that does not
+     * fit, and the fuzz check must compare nothing else. */
+    transfers[2].flags = 0;
+    transfers[2].code = 70000;
+    create_transfers.n_transfers = 2;
+    create_transfers.transfers = &transfer_pointers[1];
+    request.request_id = 4;
+    request_write("create_transfers_unfit", &request);
 }
 
 static void requests_read(void) {
