@@ -106,6 +106,7 @@ static void ledger_free(ledger_t *ledger) {
     signing_close(ledger);
     accounts_free(&ledger->accounts);
     id_buffer_free(&ledger->id_buffer);
+    id_runs_free(&ledger->fresh_ids);
     id_filter_free(&ledger->id_filter);
     welfare_cache_free(&ledger->welfare_cache);
     memory_free(ledger->path);
@@ -140,6 +141,7 @@ void savepoint_take(const ledger_t *ledger, savepoint_t *savepoint) {
     savepoint->transfer_id_max = ledger->transfer_id_max;
     savepoint->pending_count = ledger->pending_count;
     savepoint->id_buffer_count = ledger->id_buffer.active.count;
+    savepoint->fresh_ids_count = ledger->fresh_ids.count;
     savepoint->id_buffer_frozen_merged = ledger->id_buffer.frozen_merged;
     savepoint->transfer_ids_watermark = ledger->transfer_ids_watermark;
 }
@@ -152,6 +154,7 @@ void savepoint_restore(ledger_t *ledger, const savepoint_t *savepoint) {
     ledger->transfer_id_max = savepoint->transfer_id_max;
     ledger->pending_count = savepoint->pending_count;
     id_buffer_truncate(&ledger->id_buffer, savepoint->id_buffer_count);
+    id_runs_truncate(&ledger->fresh_ids, savepoint->fresh_ids_count);
     ledger->id_buffer.frozen_merged = savepoint->id_buffer_frozen_merged;
     ledger->transfer_ids_watermark = savepoint->transfer_ids_watermark;
     welfare_cache_invalidate(&ledger->welfare_cache);

@@ -26,6 +26,7 @@
 #include "ledger.h"
 #include "id_buffer.h"
 #include "id_filter.h"
+#include "id_runs.h"
 #include "record.h"
 #include "welfare_cache.h"
 
@@ -42,6 +43,7 @@ typedef struct savepoint {
     ledger_u128_t transfer_id_max;
     uint64_t pending_count;
     uint32_t id_buffer_count;        /* active entries of the id buffer */
+    uint32_t fresh_ids_count;        /* entries of fresh_ids */
     uint32_t id_buffer_frozen_merged;
     uint64_t transfer_ids_watermark;
 } savepoint_t;
@@ -79,7 +81,12 @@ struct ledger {
     uint64_t sequence;       /* last journal sequence */
     uint8_t chain_head[RECORD_HASH_SIZE];
     uint64_t last_timestamp; /* last event timestamp */
-    ledger_u128_t transfer_id_max; /* largest id in transfer_ids (or 0) */
+    ledger_u128_t transfer_id_max; /* largest indexed id (or 0) */
+    /* transfer_id_max when the open group began: the group's ids above it
+     * wait in fresh_ids until the group's end (transfer_index.c). */
+    ledger_u128_t transfer_id_group_floor;
+    id_runs_t fresh_ids;
+    bool transfer_id_fresh_direct; /* a fresh id went into the B-tree directly */
     /* The transfer id index's memory and its watermark (transfer_index.c). */
     id_buffer_t id_buffer;
     id_filter_t id_filter; /* the ids in the transfer_ids B-tree (writable handles) */
@@ -325,11 +332,12 @@ int transfer_index_get(ledger_t *ledger, MDB_txn *txn, ledger_u128_t id,
 /* Indexes `id` (checked absent) at `sequence`, in the current txn or the
  * id buffer. */
 int transfer_index_put(ledger_t *ledger, ledger_u128_t id, uint64_t sequence);
-/* Before a group's savepoint: releases a merged frozen table, freezes the
- * active one when due. */
+/* Before a group's savepoint: sets the group's floor (transfer_id_max),
+ * releases a merged frozen table, freezes the active one when due. */
 void transfer_index_group_begin(ledger_t *ledger);
-/* In group_finish: merges the next slice of the frozen table into the
- * B-tree and advances the watermark (both roll back with the group). */
+/* In group_finish: appends the group's fresh ids to the B-tree, merges the
+ * next slice of the frozen table into it and advances the watermark (all
+ * roll back with the group). */
 int transfer_index_group_finish(ledger_t *ledger);
 /* At open, after replay (ledger->sequence and the watermark known):
  * rebuilds the id buffer from the journal after the watermark. */

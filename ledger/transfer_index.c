@@ -4,9 +4,13 @@
  * and in the id buffer (id_buffer.h).
  *
  * Where an id lives:
- *  - an id larger than every indexed id so far (time-ordered ids) is
- *    appended to the B-tree (MDB_APPEND: the right-most leaf only); an id
- *    larger than the maximum also cannot exist, so its lookup is skipped;
+ *  - an id larger than every id indexed when its group began
+ *    (time-ordered ids) waits in fresh_ids (id_runs.h) until the group's
+ *    end, when the group's fresh ids are sorted and appended to the B-tree
+ *    (MDB_APPEND: the right-most leaf only, filled whole); it goes into
+ *    the filter at once, and a lookup looks in fresh_ids only when the
+ *    filter says "maybe". An id larger than every indexed id cannot
+ *    exist, so its lookup is skipped;
  *  - an id larger than every id at the start of one of the last
  *    TRANSFER_ID_RECENT_GROUPS groups goes into the B-tree too: it lands
  *    on one of the few leaves those groups appended to (time-ordered ids
@@ -84,8 +88,9 @@ static int btree_get(ledger_t *ledger, MDB_txn *txn, ledger_u128_t id,
     return 0;
 }
 
-static int btree_put(ledger_t *ledger, MDB_txn *txn, ledger_u128_t id, uint64_t sequence,
-                     unsigned int flags) {
+/* Puts an entry into the B-tree (not into the filter). */
+static int btree_put_entry(ledger_t *ledger, MDB_txn *txn, ledger_u128_t id, uint64_t sequence,
+                           unsigned int flags) {
     uint8_t key_bytes[KEY_ID_SIZE];
     uint8_t value[8];
     key_id_encode(id, key_bytes);
@@ -99,8 +104,14 @@ static int btree_put(ledger_t *ledger, MDB_txn *txn, ledger_u128_t id, uint64_t 
                                : mdb_put(txn, ledger->dbi_transfer_ids, &key, &data, flags);
     /* The id was checked absent before; KEYEXIST here is a bug. */
     assert(error != MDB_KEYEXIST);
-    if (!error) id_filter_add(&ledger->id_filter, id);
     return store_error(error);
+}
+
+static int btree_put(ledger_t *ledger, MDB_txn *txn, ledger_u128_t id, uint64_t sequence,
+                     unsigned int flags) {
+    int error = btree_put_entry(ledger, txn, id, sequence, flags);
+    if (!error) id_filter_add(&ledger->id_filter, id);
+    return error;
 }
 
 int transfer_index_get(ledger_t *ledger, MDB_txn *txn, ledger_u128_t id,
@@ -115,8 +126,15 @@ int transfer_index_get(ledger_t *ledger, MDB_txn *txn, ledger_u128_t id,
         *found_out = true;
         return 0;
     }
-    /* Most new ids stop here: not in the B-tree, nor in any snapshot. */
+    /* Most new ids stop here: not in the B-tree, nor in any snapshot, nor
+     * among the open group's fresh ids. */
     if (!id_filter_maybe(&ledger->id_filter, id)) return 0;
+    if (id_runs_find(&ledger->fresh_ids, id, &sequence) &&
+        sequence <= sequence_visible(ledger, txn)) {
+        *sequence_out = sequence;
+        *found_out = true;
+        return 0;
+    }
     return btree_get(ledger, txn, id, sequence_out, found_out);
 }
 
@@ -126,10 +144,16 @@ int transfer_index_put(ledger_t *ledger, ledger_u128_t id, uint64_t sequence) {
         return 0;
     }
     assert(sequence > ledger->transfer_ids_watermark);
-    if (ledger_u128_compare(id, ledger->transfer_id_max) > 0) {
-        int error = btree_put(ledger, ledger->txn, id, sequence, MDB_APPEND);
-        if (!error) ledger->transfer_id_max = id;
-        return error;
+    if (ledger_u128_compare(id, ledger->transfer_id_group_floor) > 0) {
+        if (ledger_u128_compare(id, ledger->transfer_id_max) > 0) ledger->transfer_id_max = id;
+        if (id_runs_add(&ledger->fresh_ids, id, sequence)) {
+            id_filter_add(&ledger->id_filter, id);
+            return 0;
+        }
+        /* At the bound (or out of runs, or memory): into the B-tree now;
+         * the group's end then no longer appends blindly (fresh_flush). */
+        ledger->transfer_id_fresh_direct = true;
+        return btree_put(ledger, ledger->txn, id, sequence, MDB_NOOVERWRITE);
     }
     /* Larger than every id at the start of one of the last few groups: it
      * lands on one of the few right-most leaves that those groups' appends
@@ -146,6 +170,9 @@ int transfer_index_put(ledger_t *ledger, ledger_u128_t id, uint64_t sequence) {
 
 void transfer_index_group_begin(ledger_t *ledger) {
     assert(ledger->txn == ledger->txn_group);
+    assert(ledger->fresh_ids.count == 0);
+    ledger->transfer_id_group_floor = ledger->transfer_id_max;
+    ledger->transfer_id_fresh_direct = false;
     id_buffer_rotate(&ledger->id_buffer);
     /* A heuristic only (any id may go into the B-tree): a rolled-back
      * group leaves its entry, which does no harm. */
@@ -193,8 +220,23 @@ static int merge_slice(ledger_t *ledger) {
     return store_error(error);
 }
 
+/* Writes the group's fresh ids into the B-tree in id order (they are in
+ * the filter already): each one an append, unless an id went into the
+ * B-tree directly. */
+static int fresh_flush(ledger_t *ledger) {
+    uint32_t count = 0;
+    const id_buffer_entry_t *entries = id_runs_take_sorted(&ledger->fresh_ids, &count);
+    unsigned int flags = ledger->transfer_id_fresh_direct ? MDB_NOOVERWRITE : MDB_APPEND;
+    int error = 0;
+    for (uint32_t i = 0; i < count && !error; i++) {
+        error = btree_put_entry(ledger, ledger->txn_group, entries[i].id, entries[i].sequence, flags);
+    }
+    return error;
+}
+
 int transfer_index_group_finish(ledger_t *ledger) {
-    int error = merge_slice(ledger);
+    int error = fresh_flush(ledger);
+    if (!error) error = merge_slice(ledger);
     if (error) return error;
     const id_buffer_t *buffer = &ledger->id_buffer;
     if (id_buffer_frozen_left(buffer) > 0) return 0;
@@ -333,6 +375,7 @@ static int filter_fill(ledger_t *ledger, MDB_txn *txn) {
 
 int transfer_index_open(ledger_t *ledger, MDB_txn *txn) {
     id_buffer_init(&ledger->id_buffer, ledger->options.transfer_id_buffer_max);
+    id_runs_init(&ledger->fresh_ids, ledger->options.transfer_id_buffer_max);
     int error = filter_fill(ledger, txn);
     if (error) return error;
     for (uint32_t i = 0; i < TRANSFER_ID_RECENT_GROUPS; i++) {

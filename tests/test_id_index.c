@@ -502,6 +502,161 @@ static void test_buffer_truncate_model(void) {
     id_buffer_free(&buffer);
 }
 
+/* The fresh ids of a group (ledger/id_runs.c): ids added as several
+ * interleaved increasing runs (the requests of one group), some dropped
+ * again (rollbacks); every live one found with its sequence, none of the
+ * dropped ones; take gives the live ones sorted by id and leaves the set
+ * empty. A new run past ID_RUNS_MAX is refused (nothing added), a longer
+ * run is not. Ids in random order stop at the runs' bound. */
+static void test_fresh_runs_model(void) {
+    enum { BOUND = 4096, STREAMS_MAX = 9 };
+    static id_buffer_entry_t live[BOUND];
+    id_runs_t runs;
+    id_runs_init(&runs, BOUND);
+    uint64_t state = 7;
+    for (uint32_t round = 0; round < 60; round++) {
+        uint32_t streams = 1 + round % STREAMS_MAX;
+        bool random_order = round % 10 == 9;
+        uint32_t live_count = 0;
+        uint64_t sequence = 1;
+        uint32_t total = 1 + (uint32_t)(splitmix64(&state) % (BOUND - 1));
+        bool refused = false;
+        while (live_count < total && !refused) {
+            /* A request: a stretch of one stream's ids (id lo = position
+             * * streams + stream, so the streams interleave). */
+            uint32_t stream = (uint32_t)(splitmix64(&state) % streams);
+            uint32_t length = 1 + (uint32_t)(splitmix64(&state) % 200);
+            uint32_t request_start = live_count;
+            for (uint32_t i = 0; i < length && live_count < total; i++) {
+                ledger_u128_t id = {round, random_order ? splitmix64(&state)
+                                                        : (sequence * streams + stream) << 8};
+                uint32_t runs_before = runs.runs;
+                bool run_new = live_count == 0 || ledger_u128_compare(id, live[live_count - 1].id) < 0;
+                bool added = id_runs_add(&runs, id, sequence);
+                TEST_CHECK_EQ(added, !run_new || runs_before < ID_RUNS_MAX);
+                if (!added) {
+                    refused = true;
+                    break;
+                }
+                live[live_count++] = (id_buffer_entry_t){id, sequence++};
+            }
+            if (splitmix64(&state) % 5 == 0) {
+                for (uint32_t i = request_start; i < live_count; i++) {
+                    uint64_t found = 0;
+                    TEST_CHECK(id_runs_find(&runs, live[i].id, &found));
+                }
+                id_runs_truncate(&runs, request_start);
+                for (uint32_t i = request_start; i < live_count; i++) {
+                    uint64_t found = 0;
+                    TEST_CHECK(!id_runs_find(&runs, live[i].id, &found));
+                }
+                live_count = request_start;
+            }
+        }
+        TEST_CHECK_EQ(runs.count, live_count);
+        TEST_CHECK(runs.runs <= ID_RUNS_MAX);
+        for (uint32_t i = 0; i < live_count; i++) {
+            uint64_t found = 0;
+            TEST_CHECK(id_runs_find(&runs, live[i].id, &found));
+            TEST_CHECK_EQ(found, live[i].sequence);
+        }
+        uint32_t count = 0;
+        const id_buffer_entry_t *sorted = id_runs_take_sorted(&runs, &count);
+        TEST_CHECK_EQ(count, live_count);
+        id_buffer_entries_sort(live, live_count);
+        for (uint32_t i = 0; i < count && i < live_count; i++) {
+            TEST_CHECK(ledger_u128_equal(sorted[i].id, live[i].id));
+            TEST_CHECK_EQ(sorted[i].sequence, live[i].sequence);
+        }
+        TEST_CHECK_EQ(runs.count, 0);
+        uint64_t found = 0;
+        TEST_CHECK(live_count == 0 || !id_runs_find(&runs, live[0].id, &found));
+    }
+    id_runs_free(&runs);
+}
+
+/* Time-ordered ids from several clients, as a server's group holds them:
+ * four requests whose ids interleave, a failed linked chain among them.
+ * Inside the group each id is found and a resend is `exists`; the failed
+ * chain's ids are not found. After the commit every id is in the B-tree,
+ * appended in order: its leaves are full, not split half full as inserts
+ * in the middle of the right-most leaves would leave them. At a small
+ * bound the fresh table fills and the rest go into the B-tree directly:
+ * the same answers. */
+static void interleaved_group(uint32_t bound, const char *prefix) {
+    enum { CLIENTS = 4, PER_CLIENT = 600 };
+    static ledger_transfer_t sent[CLIENTS * PER_CLIENT];
+    fixture_t f;
+    ledger_options_t options = {.transfer_id_buffer_max = bound};
+    fixture_open_with(&f, prefix, &options);
+    fixture_accounts_range(&f, 1, ACCOUNTS, FIXTURE_LEDGER, 0);
+    TEST_REQUIRE(ledger_write_begin(f.ledger) == 0);
+    uint32_t sent_count = 0;
+    ledger_transfer_t found;
+    for (uint32_t client = 0; client < CLIENTS; client++) {
+        ledger_transfer_t *request = &sent[sent_count];
+        for (uint32_t i = 0; i < PER_CLIENT; i++) {
+            uint64_t id = 1000 + (uint64_t)i * CLIENTS + client;
+            request[i] = transfer_make(id, 1 + i % ACCOUNTS, 1 + (i + 1) % ACCOUNTS, 1 + client);
+        }
+        static ledger_result_t results[PER_CLIENT];
+        f.now_ns += 1000;
+        TEST_REQUIRE(ledger_create_transfers(f.ledger, request, PER_CLIENT, results) == 0);
+        for (uint32_t i = 0; i < PER_CLIENT; i++) TEST_CHECK_EQ(results[i].result, LEDGER_RESULT_OK);
+        sent_count += PER_CLIENT;
+        /* Found inside the group, resent: exists. */
+        ledger_transfer_t again[2] = {sent[0], request[PER_CLIENT / 2]};
+        ledger_result_t again_results[2];
+        TEST_REQUIRE(ledger_create_transfers(f.ledger, again, 2, again_results) == 0);
+        TEST_CHECK_EQ(again_results[0].result, LEDGER_RESULT_EXISTS);
+        TEST_CHECK_EQ(again_results[1].result, LEDGER_RESULT_EXISTS);
+        /* A chain of ids among the others whose last event fails. */
+        ledger_transfer_t chain[3];
+        for (uint32_t i = 0; i < 3; i++) {
+            chain[i] = transfer_make(1000 + (uint64_t)(i * 97 + client) * CLIENTS + CLIENTS - 1 - client,
+                                     1, 2, 5);
+            chain[i].id.hi = 1;  /* above every other id */
+            chain[i].flags = i < 2 ? LEDGER_TRANSFER_LINKED : 0;
+        }
+        chain[2].credit_account_id = chain[2].debit_account_id;
+        ledger_result_t chain_results[3];
+        TEST_REQUIRE(ledger_create_transfers(f.ledger, chain, 3, chain_results) == 0);
+        TEST_CHECK_EQ(chain_results[2].result, LEDGER_RESULT_ACCOUNTS_MUST_BE_DIFFERENT);
+        for (uint32_t i = 0; i < 3; i++) TEST_CHECK(!fixture_transfer_find(&f, chain[i].id, &found));
+    }
+    TEST_REQUIRE(ledger_write_commit(f.ledger) == 0);
+    TEST_CHECK_EQ(f.ledger->fresh_ids.count, 0);
+    for (uint32_t i = 0; i < sent_count; i++) {
+        TEST_CHECK(fixture_transfer_find(&f, sent[i].id, &found));
+        TEST_CHECK_EQ(found.amount, sent[i].amount);
+    }
+    MDB_txn *txn = NULL;
+    TEST_REQUIRE(ledger_read_begin(f.ledger, &txn) == 0);
+    MDB_stat stat;
+    TEST_REQUIRE(mdb_stat(txn, f.ledger->dbi_transfer_ids, &stat) == 0);
+    ledger_read_end(f.ledger, txn);
+    TEST_CHECK_EQ(stat.ms_entries, sent_count);
+    /* An entry takes 34 bytes of a 4096-byte page (16-byte key, 8-byte
+     * value, 8-byte node header, 2-byte pointer): 119 fit in a leaf. */
+    uint64_t full_leaves = (sent_count + 118) / 119;
+    if (bound >= CLIENTS * PER_CLIENT) {
+        printf("# %" PRIu64 " leaves for %u ids (%" PRIu64 " when full)\n",
+               (uint64_t)stat.ms_leaf_pages, sent_count, full_leaves);
+        TEST_CHECK(stat.ms_leaf_pages <= full_leaves + 1);
+    }
+    verify_ok(&f);
+    ledger_close_without_checkpoint(f.ledger);
+    f.ledger = NULL;
+    fixture_reopen(&f);
+    for (uint32_t i = 0; i < sent_count; i += 13) TEST_CHECK(fixture_transfer_find(&f, sent[i].id, &found));
+    verify_ok(&f);
+    fixture_close(&f);
+}
+
+static void test_interleaved_group(void) { interleaved_group(1 << 16, "id-interleaved"); }
+
+static void test_interleaved_group_at_bound(void) { interleaved_group(ID_BOUND, "id-interleaved-bound"); }
+
 /* The Bloom filter alone: every id added is "maybe", few others are; a
  * disabled filter says "maybe" to all; a size that is not a whole power
  * of two of cache lines is refused. */
@@ -614,6 +769,9 @@ int main(int argc, char **argv) {
         {"verify_detects_lost_entry", test_verify_detects_lost_entry},
         {"format_1_upgrade", test_format_1_upgrade},
         {"buffer_truncate_model", test_buffer_truncate_model},
+        {"fresh_runs_model", test_fresh_runs_model},
+        {"interleaved_group", test_interleaved_group},
+        {"interleaved_group_at_bound", test_interleaved_group_at_bound},
         {"filter_alone", test_filter_alone},
         {"filter_time_ordered", test_filter_time_ordered},
         {"filter_at_open", test_filter_at_open},
