@@ -502,6 +502,42 @@ static void test_buffer_truncate_model(void) {
     id_buffer_free(&buffer);
 }
 
+static int entry_order(const void *a, const void *b) {
+    return ledger_u128_compare(((const id_buffer_entry_t *)a)->id, ((const id_buffer_entry_t *)b)->id);
+}
+
+/* id_buffer_entries_sort (a freeze, an open's rebuild) against qsort, on
+ * each kind of id it meets: random ids (spread over the top bits, into
+ * small buckets), time-ordered ids (one large bucket), a few clusters
+ * (buckets of every size), below and at the size where buckets start. */
+static void test_entries_sort(void) {
+    enum { COUNT_MAX = 200000 };
+    static id_buffer_entry_t entries[COUNT_MAX], expected[COUNT_MAX];
+    static const uint32_t counts[] = {1, 100, 4095, 4096, 50000, COUNT_MAX};
+    uint64_t state = 11;
+    for (uint32_t kind = 0; kind < 3; kind++) {
+        for (uint32_t c = 0; c < sizeof counts / sizeof counts[0]; c++) {
+            uint32_t count = counts[c];
+            for (uint32_t i = 0; i < count; i++) {
+                uint64_t hi = splitmix64(&state), lo = splitmix64(&state);
+                if (kind == 1) hi = (UINT64_C(0x0190) << 48) | (hi >> 24);
+                if (kind == 2) hi = (hi & UINT64_C(0x0007000000000000)) | (hi >> 40);
+                entries[i] = (id_buffer_entry_t){{hi, lo}, i + 1};
+            }
+            memcpy(expected, entries, count * sizeof(entries[0]));
+            qsort(expected, count, sizeof(expected[0]), entry_order);
+            id_buffer_entries_sort(entries, count);
+            uint32_t wrong = 0;
+            for (uint32_t i = 0; i < count; i++) {
+                wrong += !ledger_u128_equal(entries[i].id, expected[i].id) ||
+                         entries[i].sequence != expected[i].sequence;
+            }
+            if (wrong) printf("# kind %u, %u entries: %u out of place\n", kind, count, wrong);
+            TEST_CHECK_EQ(wrong, 0);
+        }
+    }
+}
+
 /* The fresh ids of a group (ledger/id_runs.c): ids added as several
  * interleaved increasing runs (the requests of one group), some dropped
  * again (rollbacks); every live one found with its sequence, none of the
@@ -769,6 +805,7 @@ int main(int argc, char **argv) {
         {"verify_detects_lost_entry", test_verify_detects_lost_entry},
         {"format_1_upgrade", test_format_1_upgrade},
         {"buffer_truncate_model", test_buffer_truncate_model},
+        {"entries_sort", test_entries_sort},
         {"fresh_runs_model", test_fresh_runs_model},
         {"interleaved_group", test_interleaved_group},
         {"interleaved_group_at_bound", test_interleaved_group_at_bound},
