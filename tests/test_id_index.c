@@ -689,6 +689,34 @@ static void interleaved_group(uint32_t bound, const char *prefix) {
     fixture_close(&f);
 }
 
+/* A fresh ledger's random ids: the first group's are all above the floor
+ * (no id yet) and go into the fresh ids; the next group's, below the
+ * first one's largest, go into the buffer, not one by one into the
+ * B-tree (the recent floor starts above every id at an open). All are
+ * found, before and after a reopen. */
+static void test_fresh_ledger_random_ids(void) {
+    enum { PER_GROUP = 60 };
+    fixture_t f;
+    ids_t ids;
+    memset(&ids, 0, sizeof(ids));
+    ids.state = 5;
+    fixture_open(&f, "id-fresh-random");
+    fixture_accounts_range(&f, 1, ACCOUNTS, FIXTURE_LEDGER, 0);
+    send_batch(&f, &ids, PER_GROUP);
+    TEST_CHECK_EQ(f.ledger->id_buffer.active.count, 0);
+    send_batch(&f, &ids, PER_GROUP);
+    printf("# second group: %u of %u ids buffered\n", f.ledger->id_buffer.active.count, PER_GROUP);
+    TEST_CHECK(f.ledger->id_buffer.active.count >= PER_GROUP - 5);
+    check_all(&f, &ids);
+    verify_ok(&f);
+    ledger_close_without_checkpoint(f.ledger);
+    f.ledger = NULL;
+    fixture_reopen(&f);
+    check_all(&f, &ids);
+    verify_ok(&f);
+    fixture_close(&f);
+}
+
 static void test_interleaved_group(void) { interleaved_group(1 << 16, "id-interleaved"); }
 
 static void test_interleaved_group_at_bound(void) { interleaved_group(ID_BOUND, "id-interleaved-bound"); }
@@ -807,6 +835,7 @@ int main(int argc, char **argv) {
         {"buffer_truncate_model", test_buffer_truncate_model},
         {"entries_sort", test_entries_sort},
         {"fresh_runs_model", test_fresh_runs_model},
+        {"fresh_ledger_random_ids", test_fresh_ledger_random_ids},
         {"interleaved_group", test_interleaved_group},
         {"interleaved_group_at_bound", test_interleaved_group_at_bound},
         {"filter_alone", test_filter_alone},
