@@ -52,7 +52,7 @@ account_slot_t *accounts_find(const accounts_t *accounts, ledger_u128_t id) {
 enum { ACCOUNTS_PROBE_PREFETCH = 2, CACHE_LINE = 64 };
 
 /* A 104-byte slot spans two cache lines, or three when it starts past
- * byte 24 of one (61% of the slots of the dense array): fetch every line
+ * byte 24 of one (half the slots of the dense array): fetch every line
  * it touches. Fetching only its first and last bytes left the middle
  * line (balances, for most slots) to miss when the transfer came. */
 static void slot_prefetch(const account_slot_t *slot) {

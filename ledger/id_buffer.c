@@ -245,12 +245,21 @@ void id_buffer_entries_sort(id_buffer_entry_t *entries, uint32_t count) {
     memory_free(ends);
 }
 
-void id_buffer_rotate(id_buffer_t *buffer) {
+/* Whether the active table's oldest entry is more than twice the bound
+ * of sequences behind `sequence`. */
+static bool active_stale(const id_buffer_t *buffer, uint64_t sequence) {
+    const id_table_t *active = &buffer->active;
+    if (active->count == 0 || sequence <= active->entries[0].sequence) return false;
+    return sequence - active->entries[0].sequence > (uint64_t)buffer->bound * 2;
+}
+
+void id_buffer_rotate(id_buffer_t *buffer, uint64_t sequence) {
     if (buffer->frozen.count > 0 && id_buffer_frozen_left(buffer) == 0) {
         table_free(&buffer->frozen);
         buffer->frozen_merged = 0;
     }
-    if (buffer->frozen.count > 0 || !id_buffer_freeze_due(buffer)) return;
+    if (buffer->frozen.count > 0) return;
+    if (!id_buffer_freeze_due(buffer) && !active_stale(buffer, sequence)) return;
     id_table_t frozen = buffer->active;
     id_buffer_entries_sort(frozen.entries, frozen.count);
     /* The old hash (the active table's, sized for its capacity) stays

@@ -96,10 +96,15 @@ static inline bool id_buffer_freeze_due(const id_buffer_t *buffer) {
     return buffer->active.count >= buffer->bound / 2;
 }
 
-/* Releases a fully merged frozen table, then, when the active table is due
- * and no frozen table is left, makes it the frozen table (sorted by id).
+/* Releases a fully merged frozen table, then, when no frozen table is
+ * left, makes the active table the frozen one (sorted by id) if it is due
+ * or stale: its oldest entry more than twice the bound of sequences
+ * before `sequence` (the journal's last). The watermark stays below the
+ * oldest buffered id, and an open reads every record after it: a few ids
+ * that are not in order, in a workload that otherwise is, would never
+ * make the table due and would hold the watermark where they came.
  * Call between groups only: a freeze cannot be rolled back. */
-void id_buffer_rotate(id_buffer_t *buffer);
+void id_buffer_rotate(id_buffer_t *buffer, uint64_t sequence);
 
 /* Sorts entries by id (what a frozen table holds). */
 void id_buffer_entries_sort(id_buffer_entry_t *entries, uint32_t count);

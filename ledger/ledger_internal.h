@@ -89,7 +89,9 @@ struct ledger {
     bool transfer_id_fresh_direct; /* a fresh id went into the B-tree directly */
     /* The transfer id index's memory and its watermark (transfer_index.c). */
     id_buffer_t id_buffer;
-    id_filter_t id_filter; /* the ids in the transfer_ids B-tree (writable handles) */
+    /* The ids in the transfer_ids B-tree and the open group's fresh ids
+     * (writable handles). */
+    id_filter_t id_filter;
     uint64_t transfer_ids_watermark;
     /* transfer_id_max at the start of each of the last groups (a ring),
      * and the oldest of them: ids above it go into the B-tree. */
@@ -329,8 +331,8 @@ int journal_read(ledger_t *ledger, MDB_txn *txn, uint64_t sequence,
  * visible to `txn` (a read transaction begun before the open group). */
 int transfer_index_get(ledger_t *ledger, MDB_txn *txn, ledger_u128_t id,
                        uint64_t *sequence_out, bool *found_out);
-/* Indexes `id` (checked absent) at `sequence`, in the current txn or the
- * id buffer. */
+/* Indexes `id` (checked absent) at `sequence`: in the group's fresh ids,
+ * the current txn or the id buffer (transfer_index.c). */
 int transfer_index_put(ledger_t *ledger, ledger_u128_t id, uint64_t sequence);
 /* Before a group's savepoint: sets the group's floor (transfer_id_max),
  * releases a merged frozen table, freezes the active one when due. */

@@ -32,9 +32,14 @@
  * the B-tree (transfer_index_open); that covers a crash in the middle of a
  * merge too (the ids merged already are in the B-tree).
  *
+ * The watermark stays below the oldest id of the active table, so a few
+ * ids out of order in an otherwise ordered workload would hold it for
+ * good: a table whose oldest entry is twice the bound of sequences old is
+ * frozen and merged even though it is not due (id_buffer_rotate).
+ *
  * Rollback: the savepoint (ledger_internal.h) holds the active count, the
- * frozen table's merge position and the watermark; a freeze happens only
- * between groups, so it never needs undoing.
+ * fresh ids' count, the frozen table's merge position and the watermark;
+ * a freeze happens only between groups, so it never needs undoing.
  */
 #include <assert.h>
 #include <string.h>
@@ -133,7 +138,8 @@ int transfer_index_get(ledger_t *ledger, MDB_txn *txn, ledger_u128_t id,
     /* Most new ids stop here: not in the B-tree, nor in any snapshot, nor
      * among the open group's fresh ids. */
     if (!id_filter_maybe(&ledger->id_filter, id)) return 0;
-    if (id_runs_find(&ledger->fresh_ids, id, &sequence) &&
+    if (ledger_u128_compare(id, ledger->transfer_id_group_floor) > 0 &&
+        id_runs_find(&ledger->fresh_ids, id, &sequence) &&
         sequence <= sequence_visible(ledger, txn)) {
         *sequence_out = sequence;
         *found_out = true;
@@ -177,7 +183,7 @@ void transfer_index_group_begin(ledger_t *ledger) {
     assert(ledger->fresh_ids.count == 0);
     ledger->transfer_id_group_floor = ledger->transfer_id_max;
     ledger->transfer_id_fresh_direct = false;
-    id_buffer_rotate(&ledger->id_buffer);
+    id_buffer_rotate(&ledger->id_buffer, ledger->sequence);
     /* A heuristic only (any id may go into the B-tree): a rolled-back
      * group leaves its entry, which does no harm. */
     uint32_t slot = ledger->groups_begun++ % TRANSFER_ID_RECENT_GROUPS;

@@ -485,7 +485,7 @@ static void test_buffer_truncate_model(void) {
         TEST_CHECK_EQ(sequence, i + 1);
     }
     /* Freeze: the same answers from the frozen table, sorted by id. */
-    id_buffer_rotate(&buffer);
+    id_buffer_rotate(&buffer, added_count);
     TEST_CHECK_EQ(buffer.frozen.count, live);
     TEST_CHECK_EQ(buffer.active.count, 0);
     for (uint32_t i = 1; i < buffer.frozen.count; i++) {
@@ -717,6 +717,61 @@ static void test_fresh_ledger_random_ids(void) {
     fixture_close(&f);
 }
 
+/* Time-ordered ids with a few late ones: a late id (below the largest
+ * id of an earlier group) goes into the buffer in the first groups after
+ * an open. Alone, it never makes the active table due; once it is twice
+ * the bound of sequences old the table is frozen and merged anyway, so
+ * the watermark passes it and an open does not read the journal from
+ * there on. */
+static void test_late_ids_release_watermark(void) {
+    fixture_t f;
+    ledger_options_t options = {.transfer_id_buffer_max = ID_BOUND};
+    fixture_open_with(&f, "id-late", &options);
+    fixture_accounts_range(&f, 1, ACCOUNTS, FIXTURE_LEDGER, 0);
+    static ledger_transfer_t sent[200];
+    uint32_t sent_count = 0;
+    uint64_t next_id = 1000;
+    uint64_t late_sequence = 0;
+    for (uint32_t group = 0; group < 20; group++) {
+        ledger_transfer_t batch[4];
+        for (uint32_t i = 0; i < 4; i++) {
+            next_id += 2;
+            batch[i] = transfer_make(next_id, 1 + i % ACCOUNTS, 1 + (i + 1) % ACCOUNTS, 1 + group);
+        }
+        /* In the second group, one id from the first group's range. */
+        if (group == 1) batch[3].id = id128(1001);
+        ledger_result_t results[4];
+        f.now_ns += 1000;
+        TEST_REQUIRE(ledger_create_transfers(f.ledger, batch, 4, results) == 0);
+        for (uint32_t i = 0; i < 4; i++) {
+            TEST_CHECK_EQ(results[i].result, LEDGER_RESULT_OK);
+            sent[sent_count++] = batch[i];
+        }
+        if (group == 1) {
+            TEST_CHECK_EQ(f.ledger->id_buffer.active.count, 1);
+            late_sequence = f.ledger->sequence;
+        }
+    }
+    printf("# late id at sequence %" PRIu64 ", watermark %" PRIu64 ", journal %" PRIu64 "\n",
+           late_sequence, f.ledger->transfer_ids_watermark, f.ledger->sequence);
+    TEST_CHECK_EQ(f.ledger->id_buffer.active.count, 0);
+    TEST_CHECK(f.ledger->transfer_ids_watermark >= late_sequence);
+    for (uint32_t i = 0; i < sent_count; i++) {
+        ledger_transfer_t found;
+        TEST_CHECK(fixture_transfer_find(&f, sent[i].id, &found));
+    }
+    verify_ok(&f);
+    ledger_close_without_checkpoint(f.ledger);
+    f.ledger = NULL;
+    fixture_reopen(&f);
+    for (uint32_t i = 0; i < sent_count; i++) {
+        ledger_transfer_t found;
+        TEST_CHECK(fixture_transfer_find(&f, sent[i].id, &found));
+    }
+    verify_ok(&f);
+    fixture_close(&f);
+}
+
 static void test_interleaved_group(void) { interleaved_group(1 << 16, "id-interleaved"); }
 
 static void test_interleaved_group_at_bound(void) { interleaved_group(ID_BOUND, "id-interleaved-bound"); }
@@ -836,6 +891,7 @@ int main(int argc, char **argv) {
         {"entries_sort", test_entries_sort},
         {"fresh_runs_model", test_fresh_runs_model},
         {"fresh_ledger_random_ids", test_fresh_ledger_random_ids},
+        {"late_ids_release_watermark", test_late_ids_release_watermark},
         {"interleaved_group", test_interleaved_group},
         {"interleaved_group_at_bound", test_interleaved_group_at_bound},
         {"filter_alone", test_filter_alone},
