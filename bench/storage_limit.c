@@ -9,8 +9,10 @@
  *    4..263 at 0), appended to the `journal` table with MDB_APPEND under
  *    its big-endian u64 sequence;
  *  - one `transfer_ids` entry (u128 id big-endian -> u64 sequence):
- *    MDB_APPEND when the id is the largest so far, else MDB_NOOVERWRITE,
- *    as ledger/journal.c does;
+ *    MDB_APPEND when the id is the largest so far, else MDB_NOOVERWRITE
+ *    (the engine appends a group's new ids sorted at its end,
+ *    ledger/transfer_index.c: ids generated in order are appends either
+ *    way);
  *  - per group, the chain head in `meta`, then one durable commit,
  *    pipelined as the server commits (ledger/durability.c): a 16-byte
  *    marker written and synced, the LMDB commit with MDB_NOSYNC for that

@@ -122,11 +122,14 @@ static void table_slot_delete(id_table_t *table, uint32_t index) {
     table->slots[hole] = 0;
 }
 
+uint32_t id_buffer_bound_resolve(uint32_t bound) {
+    if (bound == 0) return TRANSFER_ID_BUFFER_MAX;
+    return bound < TRANSFER_ID_BUFFER_MIN ? TRANSFER_ID_BUFFER_MIN : bound;
+}
+
 void id_buffer_init(id_buffer_t *buffer, uint32_t bound) {
     memset(buffer, 0, sizeof(*buffer));
-    if (bound == 0) bound = TRANSFER_ID_BUFFER_MAX;
-    if (bound < TRANSFER_ID_BUFFER_MIN) bound = TRANSFER_ID_BUFFER_MIN;
-    buffer->bound = bound;
+    buffer->bound = id_buffer_bound_resolve(bound);
 }
 
 void id_buffer_free(id_buffer_t *buffer) {

@@ -66,6 +66,9 @@ typedef struct id_buffer {
     uint32_t frozen_merged; /* frozen.entries[0, frozen_merged) are in the B-tree */
 } id_buffer_t;
 
+/* The bound a ledger_options_t.transfer_id_buffer_max asks for: 0 gives
+ * TRANSFER_ID_BUFFER_MAX, less than TRANSFER_ID_BUFFER_MIN gives that. */
+uint32_t id_buffer_bound_resolve(uint32_t bound);
 void id_buffer_init(id_buffer_t *buffer, uint32_t bound);
 /* Releases both tables' memory. */
 void id_buffer_free(id_buffer_t *buffer);

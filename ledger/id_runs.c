@@ -20,9 +20,7 @@ enum { ID_RUNS_CAPACITY_MIN = 1024 };
 
 void id_runs_init(id_runs_t *runs, uint32_t bound) {
     memset(runs, 0, sizeof(*runs));
-    if (bound == 0) bound = TRANSFER_ID_BUFFER_MAX;
-    if (bound < TRANSFER_ID_BUFFER_MIN) bound = TRANSFER_ID_BUFFER_MIN;
-    runs->bound = bound;
+    runs->bound = id_buffer_bound_resolve(bound);
 }
 
 void id_runs_free(id_runs_t *runs) {

@@ -49,8 +49,8 @@ typedef struct id_runs {
     uint32_t scratch_capacity;
 } id_runs_t;
 
-/* An empty set that holds at most `bound` ids (at least
- * TRANSFER_ID_BUFFER_MIN). */
+/* An empty set that holds at most `bound` ids, resolved as the id
+ * buffer's (id_buffer_bound_resolve). */
 void id_runs_init(id_runs_t *runs, uint32_t bound);
 /* Releases the memory. */
 void id_runs_free(id_runs_t *runs);

@@ -122,6 +122,19 @@ static void verify_ok(fixture_t *f) {
     TEST_CHECK_EQ(rc, 0);
 }
 
+/* Every id answers, the ledger verifies, and again after a reopen without
+ * a checkpoint (as after a crash); then the fixture is closed. */
+static void check_across_reopen(fixture_t *f, const ids_t *ids) {
+    check_all(f, ids);
+    verify_ok(f);
+    ledger_close_without_checkpoint(f->ledger);
+    f->ledger = NULL;
+    fixture_reopen(f);
+    check_all(f, ids);
+    verify_ok(f);
+    fixture_close(f);
+}
+
 /* What a case saw of the buffer: each state must be reached. */
 typedef struct states {
     bool active, frozen_partly_merged, watermark_advanced;
@@ -288,14 +301,7 @@ static void test_bound_reached(void) {
     TEST_CHECK_EQ(f.ledger->id_buffer.active.count, ID_BOUND);
     check_all(&f, &ids);
     TEST_REQUIRE(ledger_write_commit(f.ledger) == 0);
-    check_all(&f, &ids);
-    verify_ok(&f);
-    ledger_close_without_checkpoint(f.ledger);
-    f.ledger = NULL;
-    fixture_reopen(&f);
-    check_all(&f, &ids);
-    verify_ok(&f);
-    fixture_close(&f);
+    check_across_reopen(&f, &ids);
 }
 
 /* A read transaction begun before the open group must not be told about
@@ -707,14 +713,7 @@ static void test_fresh_ledger_random_ids(void) {
     send_batch(&f, &ids, PER_GROUP);
     printf("# second group: %u of %u ids buffered\n", f.ledger->id_buffer.active.count, PER_GROUP);
     TEST_CHECK(f.ledger->id_buffer.active.count >= PER_GROUP - 5);
-    check_all(&f, &ids);
-    verify_ok(&f);
-    ledger_close_without_checkpoint(f.ledger);
-    f.ledger = NULL;
-    fixture_reopen(&f);
-    check_all(&f, &ids);
-    verify_ok(&f);
-    fixture_close(&f);
+    check_across_reopen(&f, &ids);
 }
 
 /* Time-ordered ids with a few late ones: a late id (below the largest
