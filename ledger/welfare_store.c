@@ -178,6 +178,9 @@ static int raw_get(ledger_t *ledger, MDB_txn *txn, const welfare_key_t *key,
     MDB_val key_value = {key->codec.at, (void *)key->bytes};
     MDB_val data;
     *found_out = false;
+    /* Empty until found: a caller reads it only when *found_out, which an
+     * optimizing compiler cannot always see. */
+    *codec = (welfare_codec_t){NULL, 0, 0, true};
     bool cached = cache_usable(ledger, txn, key->bytes[0]);
     const uint8_t *bytes = NULL;
     size_t size = 0;

@@ -145,7 +145,9 @@ static int proof_parse(int argc, char **argv, proof_options_t *options) {
 
 static int file_write(const char *directory, const char *name, const void *bytes, size_t size) {
     char path[PROOF_PATH_SIZE];
-    snprintf(path, sizeof path, "%s/%s", directory, name);
+    int length = snprintf(path, sizeof path, "%s/%s", directory, name);
+    /* A cut path would name another file. */
+    if (length < 0 || (size_t)length >= sizeof path) return ENAMETOOLONG;
     FILE *file = fopen(path, "wb");
     if (file == NULL) return errno;
     size_t written = fwrite(bytes, 1, size, file);
