@@ -85,8 +85,13 @@ static int table_rehash(id_table_t *table, uint32_t capacity) {
     return 0;
 }
 
+/* Whether `id` may be in the table, without reading its hash. */
+static bool table_may_hold(const id_table_t *table, ledger_u128_t id) {
+    return table->count > 0 && ledger_u128_compare(id, table->id_max) <= 0;
+}
+
 static bool table_find(const id_table_t *table, ledger_u128_t id, uint64_t *sequence_out) {
-    if (table->count == 0) return false;
+    if (!table_may_hold(table, id)) return false;
     uint64_t hash = id_hash(id);
     for (uint64_t slot = hash & table->slots_mask;; slot = (slot + 1) & table->slots_mask) {
         uint64_t value = table->slots[slot];
@@ -154,6 +159,7 @@ bool id_buffer_add(id_buffer_t *buffer, ledger_u128_t id, uint64_t sequence) {
     }
     uint32_t index = active->count;
     active->entries[index] = (id_buffer_entry_t){id, sequence};
+    if (index == 0 || ledger_u128_compare(id, active->id_max) > 0) active->id_max = id;
     table_slot_insert(active, index);
     active->count++;
     return true;
@@ -164,8 +170,8 @@ bool id_buffer_find(const id_buffer_t *buffer, ledger_u128_t id, uint64_t *seque
            table_find(&buffer->frozen, id, sequence_out);
 }
 
-static void table_prefetch(const id_table_t *table, uint64_t hash, int stage) {
-    if (table->count == 0) return;
+static void table_prefetch(const id_table_t *table, ledger_u128_t id, uint64_t hash, int stage) {
+    if (!table_may_hold(table, id)) return;
     const uint64_t *slot = &table->slots[hash & table->slots_mask];
     if (stage == 1) {
         __builtin_prefetch(slot);
@@ -175,9 +181,10 @@ static void table_prefetch(const id_table_t *table, uint64_t hash, int stage) {
 }
 
 void id_buffer_prefetch(const id_buffer_t *buffer, ledger_u128_t id, int stage) {
+    if (!table_may_hold(&buffer->active, id) && !table_may_hold(&buffer->frozen, id)) return;
     uint64_t hash = id_hash(id);
-    table_prefetch(&buffer->active, hash, stage);
-    table_prefetch(&buffer->frozen, hash, stage);
+    table_prefetch(&buffer->active, id, hash, stage);
+    table_prefetch(&buffer->frozen, id, hash, stage);
 }
 
 void id_buffer_truncate(id_buffer_t *buffer, uint32_t count) {
@@ -282,7 +289,7 @@ int id_buffer_load_frozen(id_buffer_t *buffer, id_buffer_entry_t *entries, uint3
         return 0;
     }
     for (uint32_t i = 1; i < count; i++) assert(ledger_u128_compare(entries[i - 1].id, entries[i].id) < 0);
-    id_table_t frozen = {entries, count, count, NULL, 0};
+    id_table_t frozen = {entries, count, count, NULL, 0, entries[count - 1].id};
     int error = table_rehash(&frozen, count);
     if (error) {
         memory_free(entries);

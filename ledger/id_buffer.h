@@ -57,6 +57,11 @@ typedef struct id_table {
      * and the high half of the id's hash in the high half */
     uint64_t *slots;
     uint32_t slots_mask;
+    /* No id above it is in the table (the largest added since the table
+     * was emptied; a truncation leaves it, which only widens it). Late
+     * time-ordered ids fill the buffer, and the newer ids looked up after
+     * them are larger: they skip the hash, a cache miss each. */
+    ledger_u128_t id_max;
 } id_table_t;
 
 typedef struct id_buffer {
