@@ -170,21 +170,10 @@ bool id_buffer_find(const id_buffer_t *buffer, ledger_u128_t id, uint64_t *seque
            table_find(&buffer->frozen, id, sequence_out);
 }
 
-static void table_prefetch(const id_table_t *table, ledger_u128_t id, uint64_t hash, int stage) {
-    if (!table_may_hold(table, id)) return;
-    const uint64_t *slot = &table->slots[hash & table->slots_mask];
-    if (stage == 1) {
-        __builtin_prefetch(slot);
-    } else if (*slot != 0 && slot_may_hold(*slot, hash)) {
-        __builtin_prefetch(&table->entries[slot_index(*slot)]);
-    }
-}
-
-void id_buffer_prefetch(const id_buffer_t *buffer, ledger_u128_t id, int stage) {
-    if (!table_may_hold(&buffer->active, id) && !table_may_hold(&buffer->frozen, id)) return;
-    uint64_t hash = id_hash(id);
-    table_prefetch(&buffer->active, id, hash, stage);
-    table_prefetch(&buffer->frozen, id, hash, stage);
+void id_buffer_prefetch_add(const id_buffer_t *buffer, ledger_u128_t id) {
+    const id_table_t *active = &buffer->active;
+    if (active->slots == NULL) return;
+    __builtin_prefetch(&active->slots[id_hash(id) & active->slots_mask], 1);
 }
 
 void id_buffer_truncate(id_buffer_t *buffer, uint32_t count) {

@@ -60,7 +60,8 @@ typedef struct id_table {
     /* No id above it is in the table (the largest added since the table
      * was emptied; a truncation leaves it, which only widens it). Late
      * time-ordered ids fill the buffer, and the newer ids looked up after
-     * them are larger: they skip the hash, a cache miss each. */
+     * them (those the filter lets through) are larger: they skip the
+     * hash, a cache miss each. */
     ledger_u128_t id_max;
 } id_table_t;
 
@@ -86,10 +87,9 @@ bool id_buffer_add(id_buffer_t *buffer, ledger_u128_t id, uint64_t sequence);
 /* Looks `id` up in both tables. */
 bool id_buffer_find(const id_buffer_t *buffer, ledger_u128_t id, uint64_t *sequence_out);
 
-/* Prefetches what id_buffer_find(id) will read: stage 1 the home slots of
- * both tables, stage 2 (once those arrived) the entries they name when
- * their hash bits match. */
-void id_buffer_prefetch(const id_buffer_t *buffer, ledger_u128_t id, int stage);
+/* Prefetches, for writing, the active table's home slot of `id`, which
+ * id_buffer_add(id) will probe (a cache miss at random). */
+void id_buffer_prefetch_add(const id_buffer_t *buffer, ledger_u128_t id);
 
 /* Rollback: drops the active entries from index `count` on. */
 void id_buffer_truncate(id_buffer_t *buffer, uint32_t count);

@@ -1,6 +1,7 @@
 /*
- * id_filter.h — a Bloom filter over the ids in the transfer_ids B-tree
- * (internal; transfer_index.c).
+ * id_filter.h — a Bloom filter over the indexed transfer ids: those in
+ * the transfer_ids B-tree, in the id buffer and among the open group's
+ * fresh ids (internal; transfer_index.c).
  *
  * Why: a transfer whose id is not larger than every id so far (random
  * client ids) must be looked up before it is accepted, and almost always
@@ -9,10 +10,10 @@
  * transfer. The filter answers "certainly absent" for most new ids with
  * one cache line (prefetched ahead, create_transfers.c), and "maybe" for
  * every id it holds plus a few others (false positives), which then take
- * the B-tree lookup.
+ * the lookups in the buffer, the fresh ids and the B-tree.
  *
- * Invariant: every id in the B-tree (committed or in the open group) was
- * added. Ids are never removed: a rolled-back put leaves its bits, which
+ * Invariant: every id in the B-tree (committed or in the open group), in
+ * the id buffer or among the fresh ids was added. Ids are never removed: a rolled-back put leaves its bits, which
  * only adds false positives. So "absent" holds for the writer's state and
  * for every older snapshot. Only writable handles keep one (a read-only
  * handle does not see the writer's puts): a disabled filter answers

@@ -16,8 +16,9 @@
  *    B-tree too: it lands on one of the few leaves those groups appended
  *    to (time-ordered ids of several clients arrive slightly out of
  *    order, some in the group after);
- *  - any other id goes into the active table of the id buffer (or, when it
- *    is full, into the B-tree directly); once that table holds half its
+ *  - any other id goes into the active table of the id buffer and into
+ *    the filter (or, when the table is full, into the B-tree directly);
+ *    once that table holds half its
  *    bound it is frozen (between groups), sorted by id, and merged into
  *    the B-tree a slice per group (transfer_index_group_finish): each leaf
  *    is then written about once per merge instead of once per id;
@@ -54,8 +55,6 @@ static const char *const META_WATERMARK = "transfer_ids_watermark";
  * a frozen table left by an open is merged even without new ids. */
 enum { MERGE_SLICE_BOUND_DIVISOR = 64 };
 
-/* How many entries ahead a merge prefetches the filter block of. */
-enum { MERGE_FILTER_PREFETCH_AHEAD = 8 };
 
 static int derived_index_get(ledger_t *ledger, MDB_txn *txn, ledger_u128_t id,
                              uint64_t *sequence_out, bool *found_out) {
@@ -128,6 +127,9 @@ int transfer_index_get(ledger_t *ledger, MDB_txn *txn, ledger_u128_t id,
     *found_out = false;
     if (welfare_transfer_id_is(id)) return derived_index_get(ledger, txn, id, sequence_out, found_out);
     if (ledger_u128_compare(id, ledger->transfer_id_max) > 0) return 0;
+    /* Most new ids stop here: not in the B-tree, nor in the buffer, nor
+     * among the open group's fresh ids, nor in any snapshot. */
+    if (!id_filter_maybe(&ledger->id_filter, id)) return 0;
     uint64_t sequence = 0;
     if (id_buffer_find(&ledger->id_buffer, id, &sequence) &&
         sequence <= sequence_visible(ledger, txn)) {
@@ -135,9 +137,6 @@ int transfer_index_get(ledger_t *ledger, MDB_txn *txn, ledger_u128_t id,
         *found_out = true;
         return 0;
     }
-    /* Most new ids stop here: not in the B-tree, nor in any snapshot, nor
-     * among the open group's fresh ids. */
-    if (!id_filter_maybe(&ledger->id_filter, id)) return 0;
     if (ledger_u128_compare(id, ledger->transfer_id_group_floor) > 0 &&
         id_runs_find(&ledger->fresh_ids, id, &sequence) &&
         sequence <= sequence_visible(ledger, txn)) {
@@ -173,7 +172,11 @@ int transfer_index_put(ledger_t *ledger, ledger_u128_t id, uint64_t sequence) {
     if (ledger_u128_compare(id, ledger->transfer_id_recent_floor) > 0) {
         return btree_put(ledger, ledger->txn, id, sequence, MDB_NOOVERWRITE);
     }
-    if (id_buffer_add(&ledger->id_buffer, id, sequence)) return 0;
+    if (id_buffer_add(&ledger->id_buffer, id, sequence)) {
+        /* Its filter line is in the cache: the lookup before read it. */
+        id_filter_add(&ledger->id_filter, id);
+        return 0;
+    }
     /* The buffer is full (or cannot grow): the slow path, still correct. */
     return btree_put(ledger, ledger->txn, id, sequence, MDB_NOOVERWRITE);
 }
@@ -212,11 +215,8 @@ static int merge_slice(ledger_t *ledger) {
     MDB_cursor *cursor = group_cursor(ledger, GROUP_CURSOR_TRANSFER_IDS, ledger->dbi_transfer_ids);
     int error = cursor == NULL ? LEDGER_ERR_NO_MEMORY : 0;
     for (uint32_t i = 0; i < slice && !error; i++) {
+        /* In the filter since it was buffered (or loaded at open). */
         const id_buffer_entry_t *entry = &buffer->frozen.entries[buffer->frozen_merged];
-        /* Random ids' filter blocks are cache misses: fetch ahead. */
-        if (i + MERGE_FILTER_PREFETCH_AHEAD < slice) {
-            id_filter_prefetch(&ledger->id_filter, entry[MERGE_FILTER_PREFETCH_AHEAD].id);
-        }
         uint8_t key_bytes[KEY_ID_SIZE];
         uint8_t value[8];
         key_id_encode(entry->id, key_bytes);
@@ -226,10 +226,7 @@ static int merge_slice(ledger_t *ledger) {
         error = mdb_cursor_put(cursor, &key, &data, MDB_NOOVERWRITE);
         /* Absent by construction (transfer_index.c, top). */
         assert(error != MDB_KEYEXIST);
-        if (!error) {
-            id_filter_add(&ledger->id_filter, entry->id);
-            buffer->frozen_merged++;
-        }
+        if (!error) buffer->frozen_merged++;
     }
     return store_error(error);
 }
@@ -414,5 +411,7 @@ int transfer_index_open(ledger_t *ledger, MDB_txn *txn) {
         memory_free(entries);
         return error;
     }
+    /* A buffered id is in the filter (a lookup asks the filter first). */
+    for (uint32_t i = 0; i < count; i++) id_filter_add(&ledger->id_filter, entries[i].id);
     return id_buffer_load_frozen(&ledger->id_buffer, entries, count);
 }
