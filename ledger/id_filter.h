@@ -13,9 +13,9 @@
  * the lookups in the buffer, the fresh ids and the B-tree.
  *
  * Invariant: every id in the B-tree (committed or in the open group), in
- * the id buffer or among the fresh ids was added. Ids are never removed: a rolled-back put leaves its bits, which
- * only adds false positives. So "absent" holds for the writer's state and
- * for every older snapshot. Only writable handles keep one (a read-only
+ * the id buffer or among the fresh ids was added. Ids are never removed:
+ * a rolled-back put leaves its bits, which only adds false positives. So
+ * "absent" holds for the writer's state and for every older snapshot. Only writable handles keep one (a read-only
  * handle does not see the writer's puts): a disabled filter answers
  * "maybe" to everything.
  *

@@ -143,15 +143,21 @@ static int proof_parse(int argc, char **argv, proof_options_t *options) {
     return -1;
 }
 
+/* path = directory/name; ENAMETOOLONG rather than a cut path, which would
+ * name another file. */
+static int path_join(char path[PROOF_PATH_SIZE], const char *directory, const char *name) {
+    int length = snprintf(path, PROOF_PATH_SIZE, "%s/%s", directory, name);
+    return length < 0 || length >= PROOF_PATH_SIZE ? ENAMETOOLONG : 0;
+}
+
 static int file_write(const char *directory, const char *name, const void *bytes, size_t size) {
     char path[PROOF_PATH_SIZE];
-    int length = snprintf(path, sizeof path, "%s/%s", directory, name);
-    /* A cut path would name another file. */
-    if (length < 0 || (size_t)length >= sizeof path) return ENAMETOOLONG;
+    int error = path_join(path, directory, name);
+    if (error) return error;
     FILE *file = fopen(path, "wb");
     if (file == NULL) return errno;
     size_t written = fwrite(bytes, 1, size, file);
-    int error = fclose(file) != 0 || written != size ? (errno ? errno : EIO) : 0;
+    error = fclose(file) != 0 || written != size ? (errno ? errno : EIO) : 0;
     return error;
 }
 
@@ -182,12 +188,13 @@ static int proof_capture(void *context, const ledger_journal_entry_t *entry) {
 static int proof_write_records(ledger_t *ledger, const char *out_path, uint64_t from,
                                uint64_t to) {
     char records_path[PROOF_PATH_SIZE];
-    snprintf(records_path, sizeof records_path, "%s/records", out_path);
+    int error = path_join(records_path, out_path, "records");
+    if (error) return error;
     if (mkdir(records_path, 0755) != 0) return errno;
     for (uint64_t sequence = from; sequence <= to; sequence++) {
         uint8_t record[LEDGER_JOURNAL_RECORD_SIZE];
         uint8_t previous[LEDGER_DIGEST_SIZE];
-        int error = ledger_journal_record_bytes(ledger, sequence, record, previous);
+        error = ledger_journal_record_bytes(ledger, sequence, record, previous);
         if (!error && sequence == from) {
             error = file_write(out_path, "previous_hash.bin", previous, sizeof previous);
         }
@@ -206,7 +213,8 @@ static int proof_write_json(ledger_t *ledger, const char *out_path, uint64_t seq
     int error = ledger_journal_scan(ledger, sequence, sequence, proof_capture, &found);
     if (error) return error;
     char path[PROOF_PATH_SIZE];
-    snprintf(path, sizeof path, "%s/record.json", out_path);
+    error = path_join(path, out_path, "record.json");
+    if (error) return error;
     FILE *out = fopen(path, "w");
     if (out == NULL) return errno;
     record_json_write(out, &found);
