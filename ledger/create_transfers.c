@@ -414,19 +414,19 @@ static void transfer_prefetch(const ledger_t *ledger, const void *events,
         accounts_prefetch_probe(&ledger->accounts, transfer->credit_account_id);
         return;
     }
-    if (stage == 1) {
-        accounts_prefetch_bucket(&ledger->accounts, transfer->debit_account_id);
-        accounts_prefetch_bucket(&ledger->accounts, transfer->credit_account_id);
-    } else {
+    if (stage == 2) {
         accounts_prefetch_slot(&ledger->accounts, transfer->debit_account_id);
         accounts_prefetch_slot(&ledger->accounts, transfer->credit_account_id);
+        return;
     }
+    accounts_prefetch_bucket(&ledger->accounts, transfer->debit_account_id);
+    accounts_prefetch_bucket(&ledger->accounts, transfer->credit_account_id);
     /* The filter's line is read by the id's lookup, or written when the
      * id is indexed, so it is fetched for every id; the buffer is read
      * only when the filter says "maybe" (about 1% of new ids). */
-    if (stage == 1) id_filter_prefetch(&ledger->id_filter, transfer->id);
+    id_filter_prefetch(&ledger->id_filter, transfer->id);
     /* An id below both floors goes into the buffer (transfer_index_put). */
-    if (stage == 1 && ledger_u128_compare(transfer->id, ledger->transfer_id_group_floor) <= 0 &&
+    if (ledger_u128_compare(transfer->id, ledger->transfer_id_group_floor) <= 0 &&
         ledger_u128_compare(transfer->id, ledger->transfer_id_recent_floor) <= 0) {
         id_buffer_prefetch_add(&ledger->id_buffer, transfer->id);
     }

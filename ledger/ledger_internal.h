@@ -89,8 +89,8 @@ struct ledger {
     bool transfer_id_fresh_direct; /* a fresh id went into the B-tree directly */
     /* The transfer id index's memory and its watermark (transfer_index.c). */
     id_buffer_t id_buffer;
-    /* The ids in the transfer_ids B-tree and the open group's fresh ids
-     * (writable handles). */
+    /* The ids in the transfer_ids B-tree, the id buffer and the open
+     * group's fresh ids (writable handles; id_filter.h). */
     id_filter_t id_filter;
     uint64_t transfer_ids_watermark;
     /* transfer_id_max at the start of each of the last groups (a ring),

@@ -55,7 +55,6 @@ static const char *const META_WATERMARK = "transfer_ids_watermark";
  * a frozen table left by an open is merged even without new ids. */
 enum { MERGE_SLICE_BOUND_DIVISOR = 64 };
 
-
 static int derived_index_get(ledger_t *ledger, MDB_txn *txn, ledger_u128_t id,
                              uint64_t *sequence_out, bool *found_out) {
     if (id.lo == 0 || id.lo > ledger->sequence) return 0;
@@ -208,27 +207,19 @@ static int merge_slice(ledger_t *ledger) {
         slice = buffer->bound / MERGE_SLICE_BOUND_DIVISOR + 1;
     }
     if (slice > left || id_buffer_freeze_due(buffer)) slice = left;
-    /* One cursor for the whole slice: LMDB does not descend from the root
-     * again while the next key falls on the cursor's leaf, and the keys
-     * come in order. */
+    /* Through the group's cursor (btree_put_entry): LMDB does not descend
+     * from the root again while the next key falls on the cursor's leaf,
+     * and the keys come in order. The ids are in the filter since they
+     * were buffered (or loaded at open), and absent from the B-tree by
+     * construction (top of this file). */
     assert(ledger->txn == ledger->txn_group);
-    MDB_cursor *cursor = group_cursor(ledger, GROUP_CURSOR_TRANSFER_IDS, ledger->dbi_transfer_ids);
-    int error = cursor == NULL ? LEDGER_ERR_NO_MEMORY : 0;
+    int error = 0;
     for (uint32_t i = 0; i < slice && !error; i++) {
-        /* In the filter since it was buffered (or loaded at open). */
         const id_buffer_entry_t *entry = &buffer->frozen.entries[buffer->frozen_merged];
-        uint8_t key_bytes[KEY_ID_SIZE];
-        uint8_t value[8];
-        key_id_encode(entry->id, key_bytes);
-        put_u64(value, entry->sequence);
-        MDB_val key = {sizeof(key_bytes), key_bytes};
-        MDB_val data = {sizeof(value), value};
-        error = mdb_cursor_put(cursor, &key, &data, MDB_NOOVERWRITE);
-        /* Absent by construction (transfer_index.c, top). */
-        assert(error != MDB_KEYEXIST);
+        error = btree_put_entry(ledger, ledger->txn, entry->id, entry->sequence, MDB_NOOVERWRITE);
         if (!error) buffer->frozen_merged++;
     }
-    return store_error(error);
+    return error;
 }
 
 /* Writes the group's fresh ids into the B-tree in id order (they are in
